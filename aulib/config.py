@@ -1,0 +1,147 @@
+"""Configuration shared by every room: profiles, paths, device choice, seeding, input notes.
+
+This module owns
+- the three profile names (``smoke``, ``tiny``, ``paper``);
+- where things live on disk: the data root (``AULIB_DATA``), the cache (``AULIB_CACHE``) and
+  the results folder (``AULIB_RESULTS``), each with a default inside the repository;
+- the device choice (``auto`` -> cuda, then mps, then cpu);
+- seeding of python, numpy and (when installed) torch, deterministic on CPU;
+- a process-wide record of the inputs a notebook read (``note_input``), which the workbook
+  runner turns into the data part of a notebook's cache key.
+
+It imports nothing else from ``aulib`` and imports torch only when asked for a device or a
+seed, so the workbook CLI starts fast.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from pathlib import Path
+
+PROFILES = ("smoke", "tiny", "paper")
+DEFAULT_PROFILE = "tiny"
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def check_profile(profile: str) -> str:
+    """Return ``profile`` if it is one of :data:`PROFILES`, else raise a teaching error."""
+    if profile not in PROFILES:
+        raise ValueError(
+            f"unknown profile {profile!r}; valid profiles are {', '.join(PROFILES)} "
+            "(smoke: seconds, used by the tests; tiny: CPU + SynthAU, the default; "
+            "paper: GPU + real datasets + the paper's hyper-parameters)"
+        )
+    return profile
+
+
+def data_root(override: str | os.PathLike | None = None) -> Path:
+    """Root folder that holds the datasets (real ones and SynthAU's), one sub-folder each.
+
+    Order: the explicit ``override`` (a notebook's ``data_root`` parameter), then the
+    ``AULIB_DATA`` environment variable, then ``<repo>/data``.
+    """
+    if override:
+        return Path(override).expanduser().resolve()
+    env = os.environ.get("AULIB_DATA")
+    return Path(env).expanduser().resolve() if env else REPO_ROOT / "data"
+
+
+def cache_dir(*parts: str) -> Path:
+    """Cache folder (``AULIB_CACHE`` or ``<repo>/.cache``), created on demand."""
+    env = os.environ.get("AULIB_CACHE")
+    root = Path(env).expanduser().resolve() if env else REPO_ROOT / ".cache"
+    path = root.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def results_root() -> Path:
+    """Results folder (``AULIB_RESULTS`` or ``<repo>/results``)."""
+    env = os.environ.get("AULIB_RESULTS")
+    return Path(env).expanduser().resolve() if env else REPO_ROOT / "results"
+
+
+def resolve_device(device: str = "auto") -> str:
+    """Map ``auto`` to ``cuda`` when present, then ``mps``, then ``cpu``; validate others."""
+    valid = ("auto", "cpu", "cuda", "mps")
+    base = device.split(":")[0]
+    if base not in valid:
+        raise ValueError(f"unknown device {device!r}; valid values are {', '.join(valid)} "
+                         "(optionally cuda:N)")
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if base == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but CUDA is not available here; "
+                           "use device='auto' or 'cpu'")
+    return device
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed python, numpy and torch (if installed); make CPU kernels deterministic."""
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    try:
+        import torch
+    except ImportError:  # the workbook CLI runs without torch
+        return
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        if hasattr(torch.backends, "cudnn"):
+            torch.backends.cudnn.benchmark = False
+
+
+# ----------------------------------------------------------------------------------------
+# Inputs a notebook read: recorded here by the data readers / SynthAU writers, saved by the
+# notebook's run record, and fingerprinted again by the runner to decide whether a cached
+# result is still valid.
+_INPUTS: dict[str, str] = {}
+
+
+def note_input(path: str | os.PathLike, fingerprint: str | None = None) -> None:
+    """Record that the current process read ``path`` (a dataset root or file)."""
+    p = str(Path(path).resolve())
+    _INPUTS[p] = fingerprint or fingerprint_path(p)
+
+
+def noted_inputs() -> dict[str, str]:
+    """Paths recorded by :func:`note_input` with their fingerprints."""
+    return dict(_INPUTS)
+
+
+def fingerprint_path(path: str | os.PathLike) -> str:
+    """Cheap fingerprint of a file or folder tree: names, sizes and modification times.
+
+    A folder that holds a ``.fingerprint`` file (written by the SynthAU writers and the
+    frame-index cache) is fingerprinted by that file's content alone, so huge real datasets
+    are not re-listed on every cache check.
+    """
+    p = Path(path)
+    h = hashlib.sha256()
+    if not p.exists():
+        return "missing"
+    if p.is_file():
+        st = p.stat()
+        h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+        return h.hexdigest()[:16]
+    stamp = p / ".fingerprint"
+    if stamp.is_file():
+        return hashlib.sha256(stamp.read_bytes()).hexdigest()[:16]
+    for root, dirs, files in os.walk(p):
+        dirs.sort()
+        for name in sorted(files):
+            f = Path(root) / name
+            st = f.stat()
+            h.update(f"{f.relative_to(p)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]

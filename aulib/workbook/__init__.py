@@ -1,0 +1,6 @@
+"""Workbook room: notebook registry, papermill execution, cache keys, manifest, index and
+the CLI (``python -m aulib.workbook``). Imports ``config`` and ``eval`` only, never torch,
+so the CLI starts fast. Notebooks use :func:`start` to get their :class:`Run`."""
+from .notebook import Run, start
+
+__all__ = ["Run", "start"]

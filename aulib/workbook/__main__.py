@@ -1,0 +1,86 @@
+"""``python -m aulib.workbook``: run, list and inspect the registered notebooks.
+
+    python -m aulib.workbook run [--profile tiny] [--only GLOB] [--jobs N] [--force] [-p NAME=VALUE]
+    python -m aulib.workbook list [--profile P]
+    python -m aulib.workbook status [--profile P]
+    python -m aulib.workbook params NOTEBOOK
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import config
+from .registry import ParameterError, discover, parse_override
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m aulib.workbook",
+                                 description="Execute AU Workbench notebooks with papermill.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="execute notebooks (cached; writes results/<profile>/)")
+    r.add_argument("--profile", default=config.DEFAULT_PROFILE, choices=config.PROFILES)
+    r.add_argument("--only", help="comma-separated glob(s) over notebook ids, e.g. 'fgnet/*'")
+    r.add_argument("--jobs", type=int, default=1, help="notebooks executed in parallel")
+    r.add_argument("--force", action="store_true", help="rerun even when cached")
+    r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter for the selected notebooks")
+    r.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    for name in ("list", "status"):
+        s = sub.add_parser(name, help=f"{name} registered notebooks")
+        s.add_argument("--profile", default=config.DEFAULT_PROFILE, choices=config.PROFILES)
+        s.add_argument("--only")
+    p = sub.add_parser("params", help="a notebook's parameters and its profiles")
+    p.add_argument("notebook")
+    args = ap.parse_args(argv)
+
+    try:
+        if args.cmd == "run":
+            from .runner import run
+
+            overrides = dict(parse_override(t) for t in args.param)
+            outcomes = run(args.profile, args.only, args.jobs, args.force, overrides,
+                           timeout=args.timeout)
+            return 1 if any(o.status == "failed" for o in outcomes) else 0
+        if args.cmd == "list":
+            from .runner import select
+
+            for nb in select(discover(), args.only):
+                profiles = ", ".join(p for p in config.PROFILES if p in nb.profiles)
+                print(f"{nb.id:45s} {nb.title}  [{profiles}]")
+            return 0
+        if args.cmd == "status":
+            from .runner import load_manifest, plan
+
+            results = config.results_root() / args.profile
+            manifest = load_manifest(results)
+            for nb, _params, _key, fresh in plan(args.profile, args.only):
+                entry = manifest["notebooks"].get(nb.id, {})
+                state = entry.get("status", "never run")
+                note = "up to date" if fresh else ("will run" if state != "failed" else "will rerun")
+                extra = f"  ({entry.get('seconds')} s)" if state == "ok" else ""
+                if state == "failed":
+                    extra = f"  — {entry.get('error', '')[:100]}"
+                print(f"{nb.id:45s} {state:10s} {note}{extra}")
+            return 0
+        if args.cmd == "params":
+            nbs = {nb.id: nb for nb in discover()}
+            if args.notebook not in nbs:
+                print(f"unknown notebook {args.notebook!r}; registered: {', '.join(nbs)}",
+                      file=sys.stderr)
+                return 2
+            nb = nbs[args.notebook]
+            for name, spec in nb.parameters().items():
+                per = "  ".join(f"{p}={nb.profiles[p][name]!r}" for p in config.PROFILES
+                                if name in nb.profiles.get(p, {}))
+                print(f"{name}: {spec['type']} = {spec['default']!r}  # {spec['help']}"
+                      + (f"   [{per}]" if per else ""))
+            return 0
+    except ParameterError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

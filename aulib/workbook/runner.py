@@ -1,0 +1,479 @@
+"""Execute registered notebooks with papermill: cache, staging, manifest, index, claims.
+
+For each notebook of a run (in dependency order):
+
+1. resolve and validate its parameters for the profile (``registry``);
+2. compute its cache key (notebook source, parameters, the ``aulib`` code it imported last
+   time, the inputs it read last time); skip it when the key matches its last successful
+   run and its artifacts are still on disk (``--force`` reruns);
+3. execute it in a staging folder ``results/<profile>/.staging/<id>/`` with papermill, in a
+   kernel that runs this interpreter (the venv's);
+4. on success move the executed notebook and its artifacts into
+   ``results/<profile>/<paper>/`` (each file written to a temporary name, then renamed, so a
+   reader never sees half a result); on failure keep the executed notebook with its
+   traceback as ``<stem>.failed.ipynb``, print the failing cell, leave the previous results
+   untouched and go on with the others;
+5. update ``manifest.json``, ``index.md`` and each paper's ``claims.json``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from fnmatch import fnmatch
+from pathlib import Path
+
+from .. import config
+from .notebook import RUN_RECORD
+from .registry import Notebook, discover
+
+KERNEL_NAME = "aulib-venv"
+PACKAGES = ("aulib", "torch", "torchvision", "numpy", "pandas", "scikit-learn", "opencv-python-headless",
+            "dlib-bin", "papermill", "matplotlib", "seaborn")
+
+
+@dataclass
+class Outcome:
+    id: str
+    status: str          # "ok", "cached", "failed"
+    seconds: float = 0.0
+    error: str = ""
+
+
+# ----------------------------------------------------------------------------------------
+# cache keys
+def notebook_hash(path: Path) -> str:
+    """Hash of a notebook's cell types, sources and tags (outputs and other metadata ignored)."""
+    nb = json.loads(Path(path).read_text())
+    h = hashlib.sha256()
+    for cell in nb.get("cells", []):
+        src = cell.get("source", "")
+        src = "".join(src) if isinstance(src, list) else src
+        tags = ",".join(cell.get("metadata", {}).get("tags", []))
+        h.update(f"{cell.get('cell_type')}|{tags}|{src}\0".encode())
+    return h.hexdigest()[:16]
+
+
+def params_hash(params: dict) -> str:
+    keep = {k: v for k, v in params.items() if k != "output_dir"}
+    return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def code_hash(modules: list[str]) -> str:
+    """Hash of the source files of the ``aulib`` modules a notebook imported."""
+    import importlib.util
+
+    h = hashlib.sha256()
+    for name in sorted(modules):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        origin = getattr(spec, "origin", None) if spec else None
+        if not origin or not os.path.isfile(origin):
+            h.update(f"{name}:missing\0".encode())
+            continue
+        h.update(name.encode() + b"\0" + Path(origin).read_bytes() + b"\0")
+        if spec.submodule_search_locations:  # a package: include its data files (CSV/TOML)
+            for d in spec.submodule_search_locations:
+                for f in sorted(Path(d).rglob("*")):
+                    if f.suffix in (".csv", ".toml", ".json") and f.is_file():
+                        h.update(str(f.relative_to(d)).encode() + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def data_hash(inputs: dict[str, str]) -> str:
+    """Re-fingerprint the inputs a notebook read; equal to the recorded one when unchanged."""
+    current = {p: config.fingerprint_path(p) for p in sorted(inputs)}
+    return hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cache_key(nb: Notebook, params: dict, last: dict | None) -> dict:
+    key = {"notebook": notebook_hash(nb.path), "sidecar": hashlib.sha256(
+        nb.sidecar.read_bytes()).hexdigest()[:16], "params": params_hash(params)}
+    if last:
+        key["code"] = code_hash(last.get("aulib_modules", []))
+        key["data"] = data_hash(last.get("inputs", {}))
+    return key
+
+
+# ----------------------------------------------------------------------------------------
+# manifest / provenance
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.REPO_ROOT,
+                             capture_output=True, text=True, timeout=10)
+        commit = out.stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=config.REPO_ROOT, capture_output=True, text=True, timeout=10)
+        return commit + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def load_manifest(results: Path) -> dict:
+    path = results / "manifest.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    return {"notebooks": {}}
+
+
+# ----------------------------------------------------------------------------------------
+# kernel
+def ensure_kernel() -> str:
+    """A kernelspec that runs *this* interpreter, found first through JUPYTER_PATH.
+
+    Written under the cache folder so executions never pick up a user-level ``python3``
+    kernel from another environment.
+    """
+    kdir = config.cache_dir("jupyter", "kernels", KERNEL_NAME)
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "--log-level=ERROR", "-f",
+                     "{connection_file}"],
+            "display_name": "Python (aulib venv)", "language": "python",
+            "env": {"PYTHONHASHSEED": "0"}}
+    target = kdir / "kernel.json"
+    if not target.is_file() or json.loads(target.read_text()) != spec:
+        _write_atomic(target, json.dumps(spec, indent=1))
+    jpath = str(kdir.parent.parent)
+    paths = os.environ.get("JUPYTER_PATH", "").split(os.pathsep)
+    if jpath not in paths:
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([jpath] + [p for p in paths if p])
+    return KERNEL_NAME
+
+
+def _execute(nb_path: str, out_nb: str, params: dict, cwd: str, timeout: int | None) -> dict:
+    """Run one notebook with papermill (in a worker process). Returns an error dict or {}."""
+    import logging
+
+    import papermill as pm
+
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    kernel = ensure_kernel()
+    try:
+        pm.execute_notebook(nb_path, out_nb, parameters=params, kernel_name=kernel, cwd=cwd,
+                            progress_bar=False, log_output=False, execution_timeout=timeout)
+        return {}
+    except pm.PapermillExecutionError as e:
+        return {"ename": e.ename, "evalue": str(e.evalue), "cell": e.exec_count,
+                "cell_index": e.cell_index, "source": e.source}
+    except Exception as e:  # kernel died, notebook unreadable, ...
+        return {"ename": type(e).__name__, "evalue": str(e), "cell": None, "cell_index": None,
+                "source": traceback.format_exc(limit=3)}
+
+
+# ----------------------------------------------------------------------------------------
+def select(notebooks: list[Notebook], only: str | None) -> list[Notebook]:
+    if not only:
+        return notebooks
+    pats = [p.strip() for p in only.split(",") if p.strip()]
+    chosen = [nb for nb in notebooks if any(fnmatch(nb.id, p) or fnmatch(nb.stem, p) for p in pats)]
+    if not chosen:
+        raise SystemExit(f"--only {only!r} matches no notebook; registered: "
+                         + ", ".join(nb.id for nb in notebooks))
+    return chosen
+
+
+def plan(profile: str, only: str | None = None, overrides: dict | None = None,
+         notebooks_dir: Path | None = None, results: Path | None = None,
+         force: bool = False) -> list[tuple[Notebook, dict, dict, bool]]:
+    """For each selected notebook: (notebook, params, cache key, up_to_date)."""
+    results = Path(results or config.results_root()) / profile
+    manifest = load_manifest(results)
+    out = []
+    for nb in select(discover(notebooks_dir), only):
+        params = nb.resolve(profile, overrides)
+        entry = manifest["notebooks"].get(nb.id)
+        last = None
+        if entry and entry.get("status") == "ok":
+            rec = results / nb.paper / f"{nb.stem}.run.json"
+            last = json.loads(rec.read_text()) if rec.is_file() else None
+        key = cache_key(nb, params, last)
+        fresh = (not force and last is not None and entry.get("cache") == key
+                 and all((results / a["path"]).is_file()
+                         for a in entry.get("artifact_files", [])))
+        out.append((nb, params, key, fresh))
+    return out
+
+
+def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: int = 1,
+        force: bool = False, overrides: dict | None = None, notebooks_dir: Path | None = None,
+        results: Path | None = None, timeout: int | None = None, quiet: bool = False) -> list[Outcome]:
+    """Execute the selected notebooks at ``profile``; see the module docstring."""
+    from tqdm.auto import tqdm
+
+    config.check_profile(profile)
+    results_root = Path(results or config.results_root())
+    results = results_root / profile
+    results.mkdir(parents=True, exist_ok=True)
+    planned = plan(profile, only, overrides, notebooks_dir, results_root, force)
+    ensure_kernel()
+    outcomes: dict[str, Outcome] = {}
+    failed_ids: set[str] = set()
+    todo = []
+    for nb, params, key, fresh in planned:
+        if fresh:
+            outcomes[nb.id] = Outcome(nb.id, "cached")
+        else:
+            todo.append((nb, params, key))
+
+    bar = tqdm(total=len(planned), desc=f"workbook [{profile}]", unit="nb", disable=quiet,
+               file=sys.stderr)
+    bar.update(len(planned) - len(todo))
+    pending = list(todo)
+    running: dict = {}
+    ctx = None
+    executor = None
+    if jobs > 1:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        executor = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+
+    def deps_done(nb: Notebook) -> bool:
+        return all(d in outcomes or d not in {n.id for n, _, _ in todo} for d in nb.after)
+
+    def launch(item):
+        nb, params, key = item
+        stage = results / ".staging" / nb.id
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir(parents=True)
+        params = dict(params, output_dir=str(stage))
+        out_nb = stage / f"{nb.stem}.ipynb"
+        args = (str(nb.path), str(out_nb), params, str(nb.path.parent), timeout)
+        t0 = time.time()
+        if executor is None:
+            return (item, stage, t0, _execute(*args))
+        return (item, stage, t0, executor.submit(_execute, *args))
+
+    def finish(item, stage, t0, err):
+        nb, params, key = item
+        secs = round(time.time() - t0, 1)
+        if err:
+            outcome = _on_failure(nb, stage, results, err, secs, quiet)
+        else:
+            outcome = _on_success(nb, params, stage, results, secs)
+        if outcome.status == "failed":
+            failed_ids.add(nb.id)
+        outcomes[nb.id] = outcome
+        bar.set_postfix_str(f"{nb.id}: {outcome.status}")
+        bar.update(1)
+
+    try:
+        while pending or running:
+            ready = [it for it in pending if deps_done(it[0])]
+            for it in ready:
+                if any(d in failed_ids for d in it[0].after):
+                    pending.remove(it)
+                    outcomes[it[0].id] = Outcome(it[0].id, "failed", 0.0,
+                                                 f"skipped: depends on failed {it[0].after}")
+                    failed_ids.add(it[0].id)
+                    bar.update(1)
+                    continue
+                if executor is None:
+                    pending.remove(it)
+                    finish(*launch(it))
+                elif len(running) < jobs:
+                    pending.remove(it)
+                    item, stage, t0, fut = launch(it)
+                    running[fut] = (item, stage, t0)
+            if executor is not None and running:
+                fut = next(as_completed(list(running)))
+                item, stage, t0 = running.pop(fut)
+                finish(item, stage, t0, fut.result())
+            elif executor is None and pending and not ready:
+                raise RuntimeError("notebook dependencies cannot be satisfied: "
+                                   + ", ".join(it[0].id for it in pending))
+    finally:
+        bar.close()
+        if executor is not None:
+            executor.shutdown()
+        _update_manifest(results, planned, outcomes)
+        write_index(results)
+        shutil.rmtree(results / ".staging", ignore_errors=True)
+    ordered = [outcomes[nb.id] for nb, *_ in planned if nb.id in outcomes]
+    if not quiet:
+        print_summary(ordered)
+    return ordered
+
+
+def _on_failure(nb, stage, results, err, secs, quiet) -> Outcome:
+    paper_dir = results / nb.paper
+    paper_dir.mkdir(parents=True, exist_ok=True)
+    executed = stage / f"{nb.stem}.ipynb"
+    kept = paper_dir / f"{nb.stem}.failed.ipynb"
+    if executed.is_file():
+        tmp = kept.with_name(f".{kept.name}.tmp")
+        shutil.copyfile(executed, tmp)
+        os.replace(tmp, kept)
+    cell = err.get("cell")
+    src = (err.get("source") or "").strip().splitlines()
+    msg = f"{err.get('ename')}: {err.get('evalue')}"
+    if not quiet:
+        print(f"\n✗ {nb.id} failed in cell {cell if cell is not None else '?'}: {msg}",
+              file=sys.stderr)
+        if src:
+            print("  cell source:\n    " + "\n    ".join(src[:12]), file=sys.stderr)
+        print(f"  executed notebook with the traceback: {kept}", file=sys.stderr)
+    return Outcome(nb.id, "failed", secs, msg)
+
+
+def _on_success(nb, params, stage, results, secs) -> Outcome:
+    rec_path = stage / RUN_RECORD
+    if not rec_path.is_file():
+        return Outcome(nb.id, "failed", secs,
+                       "the notebook did not call run.finish() (no run record written)")
+    record = json.loads(rec_path.read_text())
+    paper_dir = results / nb.paper
+    paper_dir.mkdir(parents=True, exist_ok=True)
+    moved = []
+    for art in record.get("artifacts", []):
+        for fname in art["files"]:
+            src = stage / fname
+            if not src.is_file():
+                return Outcome(nb.id, "failed", secs, f"artifact {fname} was registered but not written")
+            tmp = paper_dir / f".{fname}.tmp"
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, paper_dir / fname)
+            moved.append(fname)
+    for src, dst in ((stage / f"{nb.stem}.ipynb", paper_dir / f"{nb.stem}.ipynb"),
+                     (rec_path, paper_dir / f"{nb.stem}.run.json")):
+        tmp = dst.with_name(f".{dst.name}.tmp")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    failed = paper_dir / f"{nb.stem}.failed.ipynb"
+    if failed.exists():
+        failed.unlink()
+    return Outcome(nb.id, "ok", secs)
+
+
+def _update_manifest(results: Path, planned, outcomes: dict[str, Outcome]) -> None:
+    manifest = load_manifest(results)
+    manifest.update({"profile": results.name, "updated": datetime.now(timezone.utc).isoformat(
+        timespec="seconds"), "git_commit": git_commit(), "packages": package_versions(),
+        "platform": f"{platform.system()} {platform.machine()}"})
+    for nb, params, key, fresh in planned:
+        oc = outcomes.get(nb.id)
+        if oc is None or oc.status == "cached":
+            continue
+        entry = manifest["notebooks"].get(nb.id, {})
+        if oc.status == "failed":
+            entry.update({"status": "failed", "error": oc.error, "failed_at": manifest["updated"],
+                          "failed_notebook": f"{nb.paper}/{nb.stem}.failed.ipynb"})
+            manifest["notebooks"][nb.id] = entry
+            continue
+        rec = json.loads((results / nb.paper / f"{nb.stem}.run.json").read_text())
+        files = []
+        for art in rec.get("artifacts", []):
+            for fname in art["files"]:
+                p = results / nb.paper / fname
+                files.append({"path": f"{nb.paper}/{fname}", "sha256": sha256_file(p),
+                              "kind": art["kind"], "name": art["name"]})
+        key = cache_key(nb, params, rec)
+        manifest["notebooks"][nb.id] = {
+            "status": "ok", "title": nb.title, "params": {k: v for k, v in params.items()
+                                                          if k != "output_dir"},
+            "device": rec.get("device"), "seconds": oc.seconds, "finished": manifest["updated"],
+            "cache": key, "artifact_files": files,
+            "executed_notebook": f"{nb.paper}/{nb.stem}.ipynb",
+            "claims": len(rec.get("claims", [])), "git_commit": manifest["git_commit"],
+        }
+    _write_atomic(results / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def write_index(results: Path) -> Path:
+    """``index.md`` (every table and figure with its notebook) and per-paper ``claims.json``."""
+    manifest = load_manifest(results)
+    lines = [f"# AU Workbench results — profile `{results.name}`", "",
+             f"Generated by `python -m aulib.workbook run --profile {results.name}`; "
+             f"commit `{manifest.get('git_commit', '?')}`, updated {manifest.get('updated', '?')}.", ""]
+    by_paper: dict[str, list] = {}
+    for nb_id, entry in sorted(manifest.get("notebooks", {}).items()):
+        by_paper.setdefault(nb_id.split("/")[0], []).append((nb_id, entry))
+    for paper, entries in by_paper.items():
+        lines += [f"## {paper}", ""]
+        claims = []
+        for nb_id, entry in entries:
+            stem = nb_id.split("/")[-1]
+            status = entry.get("status")
+            lines += [f"### {entry.get('title', nb_id)}", "",
+                      f"Notebook `{nb_id}` — status **{status}**"
+                      + (f", {entry.get('seconds')} s on {entry.get('device')}" if status == "ok" else "")
+                      + f" — [executed notebook]({paper}/{stem}.ipynb)", ""]
+            if status == "failed":
+                lines += [f"> Failed: {entry.get('error', '')} — see "
+                          f"[{paper}/{stem}.failed.ipynb]({paper}/{stem}.failed.ipynb)", ""]
+            rec_path = results / paper / f"{stem}.run.json"
+            if not rec_path.is_file():
+                continue
+            rec = json.loads(rec_path.read_text())
+            for art in rec.get("artifacts", []):
+                cap = art.get("caption") or art["name"]
+                if art["kind"] == "table":
+                    md = results / paper / f"{art['name']}.md"
+                    lines += [f"**Table `{art['name']}`** — {cap} ([csv]({paper}/{art['name']}.csv))", ""]
+                    if md.is_file():
+                        body = md.read_text().strip().splitlines()
+                        if body and body[0].startswith("**"):
+                            body = body[2:]
+                        lines += body + [""]
+                elif art["kind"] == "figure":
+                    lines += [f"**Figure `{art['name']}`** — {cap}", "",
+                              f"![{art['name']}]({paper}/{art['name']}.png)", ""]
+            for c in rec.get("claims", []):
+                claims.append(dict(c, notebook=nb_id))
+        if claims:
+            lines += [f"### Claims tested ({paper})", "", "| claim | verdict | evidence | notebook |",
+                      "| --- | --- | --- | --- |"]
+            for c in claims:
+                cells = [str(c[k]).replace("|", "\\|") for k in ("claim", "verdict", "evidence")]
+                lines.append(f"| {cells[0]} | **{cells[1]}** | {cells[2]} | `{c['notebook']}` |")
+            lines.append("")
+        _write_atomic(results / paper / "claims.json", json.dumps(claims, indent=2))
+    path = results / "index.md"
+    _write_atomic(path, "\n".join(lines) + "\n")
+    return path
+
+
+def print_summary(outcomes: list[Outcome]) -> None:
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "cached", "failed")}
+    print(f"\nworkbook: {counts['ok']} ran, {counts['cached']} cached, {counts['failed']} failed")
+    for o in outcomes:
+        mark = {"ok": "✓", "cached": "·", "failed": "✗"}[o.status]
+        extra = f" ({o.seconds:.1f} s)" if o.status == "ok" else (f" — {o.error}" if o.error else "")
+        print(f"  {mark} {o.id}: {o.status}{extra}")

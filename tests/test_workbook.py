@@ -1,0 +1,176 @@
+"""The runner: parameter validation, caching, failure handling, manifest, index, CLI."""
+import json
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from aulib.workbook import registry, runner
+
+PARAMS = '''profile: str = "tiny"  # smoke | tiny | paper
+seed: int = 0  # random seed
+device: str = "cpu"  # device
+output_dir: str = ""  # set by the runner
+n_rows: int = 3  # rows of the table
+scale: float = 1.0  # a float knob
+'''
+BODY = '''import pandas as pd
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from aulib.workbook import start
+run = start("demo/{stem}", profile=profile, seed=seed, device=device, output_dir=output_dir)
+df = pd.DataFrame({{"i": range(n_rows), "x": [scale * i for i in range(n_rows)]}})
+run.table(df, "{stem}_table", caption="a table")
+fig, ax = plt.subplots(); ax.plot(df.i, df.x)
+run.figure(fig, "{stem}_figure", caption="a figure")
+{extra}
+run.claim("x grows with i", holds=bool(df.x.is_monotonic_increasing), evidence=str(df.x.tolist()))
+run.finish()
+'''
+
+
+def write_notebook(folder, stem, extra="", profiles=None, after=()):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    p = nbformat.v4.new_code_cell(PARAMS)
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {stem}"), p,
+                nbformat.v4.new_code_cell(BODY.format(stem=stem, extra=extra))]
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / f"{stem}.ipynb")
+    profiles = profiles or {"smoke": {"n_rows": 2}, "tiny": {"n_rows": 4}}
+    lines = [f'title = "{stem} demo"', f"after = {list(after)!r}".replace("'", '"')]
+    for prof, vals in profiles.items():
+        lines.append(f"[profiles.{prof}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in vals.items()]
+    (folder / f"{stem}.toml").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def tree(tmp_path):
+    nbdir, results = tmp_path / "notebooks", tmp_path / "results"
+    write_notebook(nbdir / "demo", "good")
+    write_notebook(nbdir / "demo", "bad", extra='raise RuntimeError("deliberate failure")')
+    return nbdir, results
+
+
+# -- parameters ---------------------------------------------------------------------------
+def test_parameters_are_read_with_types_and_help(tree):
+    nbdir, _ = tree
+    nb = {n.id: n for n in registry.discover(nbdir)}["demo/good"]
+    params = nb.parameters()
+    assert params["n_rows"] == {"type": "int", "default": 3, "help": "rows of the table"}
+    assert nb.resolve("smoke")["n_rows"] == 2 and nb.resolve("tiny")["n_rows"] == 4
+    assert nb.resolve("tiny", {"n_rows": 9})["n_rows"] == 9
+    assert nb.resolve("smoke", {"scale": 2})["scale"] == 2  # int is a valid float
+
+
+def test_unknown_parameter_names_the_valid_ones(tree):
+    nbdir, _ = tree
+    nb = {n.id: n for n in registry.discover(nbdir)}["demo/good"]
+    with pytest.raises(registry.ParameterError) as e:
+        nb.resolve("smoke", {"n_row": 5})
+    msg = str(e.value)
+    assert "unknown parameter 'n_row'" in msg and "did you mean 'n_rows'" in msg
+    assert "n_rows: int" in msg and "scale: float" in msg
+
+
+def test_wrong_type_is_refused(tree):
+    nbdir, _ = tree
+    nb = {n.id: n for n in registry.discover(nbdir)}["demo/good"]
+    with pytest.raises(registry.ParameterError, match="must be int, got str"):
+        nb.resolve("smoke", {"n_rows": "five"})
+    with pytest.raises(registry.ParameterError, match="must be int, got bool"):
+        nb.resolve("smoke", {"n_rows": True})
+
+
+def test_bad_sidecar_profile_is_refused_before_running(tmp_path):
+    write_notebook(tmp_path / "demo", "typo", profiles={"smoke": {"nrows": 1}})
+    nb = registry.discover(tmp_path)[0]
+    with pytest.raises(registry.ParameterError, match="profile 'smoke' in typo.toml"):
+        nb.resolve("smoke")
+    with pytest.raises(ValueError, match="valid profiles are smoke, tiny, paper"):
+        nb.resolve("huge")
+
+
+def test_dependencies_order_notebooks(tmp_path):
+    write_notebook(tmp_path / "p", "b_second", after=["p/z_first"])
+    write_notebook(tmp_path / "p", "z_first")
+    assert [n.id for n in registry.discover(tmp_path)] == ["p/z_first", "p/b_second"]
+
+
+# -- running --------------------------------------------------------------------------------
+def test_failure_is_kept_others_complete_then_cache_and_rerun(tree):
+    nbdir, results = tree
+    outcomes = {o.id: o for o in runner.run("smoke", notebooks_dir=nbdir, results=results, quiet=True)}
+    assert outcomes["demo/good"].status == "ok"
+    assert outcomes["demo/bad"].status == "failed" and "deliberate failure" in outcomes["demo/bad"].error
+
+    out = results / "smoke" / "demo"
+    assert (out / "good_table.csv").read_text().splitlines()[0] == "i,x"
+    assert (out / "good_figure.png").stat().st_size > 1000
+    assert (out / "good.ipynb").is_file() and not (out / "bad.ipynb").exists()
+    failed = nbformat.read(out / "bad.failed.ipynb", as_version=4)
+    tracebacks = [o for c in failed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+    assert tracebacks and tracebacks[0]["ename"] == "RuntimeError"
+    assert not (results / "smoke" / ".staging").exists()
+
+    manifest = json.loads((results / "smoke" / "manifest.json").read_text())
+    good = manifest["notebooks"]["demo/good"]
+    assert good["status"] == "ok" and good["params"]["n_rows"] == 2 and good["device"] == "cpu"
+    assert {a["path"] for a in good["artifact_files"]} >= {"demo/good_table.csv", "demo/good_figure.png"}
+    assert all(len(a["sha256"]) == 64 for a in good["artifact_files"])
+    assert set(good["cache"]) == {"notebook", "sidecar", "params", "code", "data"}
+    assert manifest["packages"]["torch"] != "not installed" and manifest["git_commit"]
+    assert manifest["notebooks"]["demo/bad"]["status"] == "failed"
+
+    index = (results / "smoke" / "index.md").read_text()
+    assert "good_figure.png" in index and "| x grows with i | **holds** |" in index
+    assert json.loads((out / "claims.json").read_text())[0]["verdict"] == "holds"
+
+    # second run: the good one is cached, the bad one reruns (and fails again)
+    again = {o.id: o.status for o in runner.run("smoke", notebooks_dir=nbdir, results=results, quiet=True)}
+    assert again == {"demo/good": "cached", "demo/bad": "failed"}
+
+    # a parameter change reruns; editing the notebook reruns
+    assert runner.plan("smoke", "demo/good", {"n_rows": 5}, nbdir, results)[0][3] is False
+    nb = nbformat.read(nbdir / "demo" / "good.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("an edit"))
+    nbformat.write(nb, nbdir / "demo" / "good.ipynb")
+    assert runner.plan("smoke", "demo/good", None, nbdir, results)[0][3] is False
+    # --force reruns even when nothing changed
+    assert runner.plan("smoke", "demo/bad", None, nbdir, results, force=True)[0][3] is False
+
+
+def test_cli_exits_non_zero_with_a_summary(tree):
+    nbdir, results = tree
+    env = dict(os.environ, AULIB_NOTEBOOKS=str(nbdir), AULIB_RESULTS=str(results))
+    proc = subprocess.run([sys.executable, "-m", "aulib.workbook", "run", "--profile", "smoke",
+                           "--only", "demo/bad"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "0 ran, 0 cached, 1 failed" in proc.stdout
+    assert "deliberate failure" in proc.stderr and "raise RuntimeError" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "aulib.workbook", "run", "--profile", "smoke",
+                           "-p", "nrows=3"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 2 and "unknown parameter 'nrows'" in proc.stderr
+    listing = subprocess.run([sys.executable, "-m", "aulib.workbook", "list"], env=env,
+                             capture_output=True, text=True)
+    assert "demo/good" in listing.stdout and "demo/bad" in listing.stdout
+
+
+def test_run_context_refuses_bad_names(tmp_path):
+    from aulib.workbook import start
+
+    run = start("demo/x", profile="smoke", device="cpu", output_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="plain file stem"):
+        run.table(None, "a/b")
+    with pytest.raises(ValueError, match="verdict must be one of"):
+        from aulib.eval.claims import Claim
+
+        Claim("c", "maybe", "e")
+    with pytest.raises(ValueError, match="unknown device"):
+        start("demo/x", profile="smoke", device="tpu", output_dir=str(tmp_path))
