@@ -315,7 +315,12 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
             if executor is not None and running:
                 fut = next(as_completed(list(running)))
                 item, stage, t0 = running.pop(fut)
-                finish(item, stage, t0, fut.result())
+                try:
+                    err = fut.result()
+                except Exception as e:  # worker process died (out of memory, killed, ...)
+                    err = {"ename": type(e).__name__, "evalue": str(e), "cell": None,
+                           "source": ""}
+                finish(item, stage, t0, err)
             elif executor is None and pending and not ready:
                 raise RuntimeError("notebook dependencies cannot be satisfied: "
                                    + ", ".join(it[0].id for it in pending))
