@@ -1,0 +1,95 @@
+"""EmotioNet reader: downloaded images + the manual FACS label CSV (999 = not coded).
+
+Facts (datasets.md §5): EmotioNet ships URL lists, not pixels; users download the images.
+Manual labels ``EmotioNet_FACS_aws_2020_24600.csv``: columns ``URL``, ``URL orig`` and AU
+columns with quoted/spaced names (``'AU 1'``) that loaders strip to ``AU1``; rows are keyed
+by the URL's base name; values 1 / 0 / **999 = not coded** (masked here as NaN, never 0).
+Challenge lists ``dataFile_NNNN.txt`` (tab separated url, orig_url, AU1..AU60) name images of
+the automatically annotated set; their images are read as unlabelled (their labels are the
+EmotioNet algorithm's, not manual). ADLD's lists ``emotioNet_{train,val,test}_path.txt``
+(``EmotioNet/optimization_set/N_00000000XX/N_..._NNNNN.jpg``), when present, are recorded in
+a ``list_split`` column.
+
+Images may sit anywhere under the root; they are matched by file name. EmotioNet has no
+subject ids: each image is its own ``subject`` (so no split can leak a face across parts
+unless the same photo appears twice under two names).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..catalog import layout_error
+from .common import au_name, finish_index, intact_mask, ledger_frame, walk_images
+
+UNKNOWN = 999
+LABEL_GLOB = "EmotioNet_FACS*.csv"
+ADLD_LISTS = {"train": "emotioNet_train_path.txt", "val": "emotioNet_val_path.txt",
+              "test": "emotioNet_test_path.txt"}
+
+
+def read_labels(path: Path) -> pd.DataFrame:
+    """The manual FACS CSV as [name, AU...] with 999 -> NaN."""
+    df = pd.read_csv(path)
+    df.columns = [str(c).strip().strip("'\"").strip() for c in df.columns]
+    url_col = next((c for c in df.columns if c.replace(" ", "").lower() == "url"), None)
+    if url_col is None:
+        raise ValueError(f"{path}: no 'URL' column; columns are {list(df.columns)[:8]}")
+    aus = {c: au_name(c) for c in df.columns if au_name(c)}
+    out = df[list(aus)].rename(columns=aus).apply(pd.to_numeric, errors="coerce")
+    out = out.astype("float32").where(out.isin([0, 1]))
+    out.insert(0, "name", df[url_col].astype(str).str.rsplit("/", n=1).str[-1])
+    return out
+
+
+def read(root: Path, check_files: bool = True):
+    """Frame index and ledger of an EmotioNet folder (see module docstring)."""
+    csvs = sorted(root.rglob(LABEL_GLOB))
+    images = walk_images(root)
+    if not csvs and not images:
+        raise layout_error("emotionet", root, f"neither images nor a label file {LABEL_GLOB}")
+    ledger = []
+    labelled = pd.concat([read_labels(c) for c in csvs], ignore_index=True) if csvs else \
+        pd.DataFrame(columns=["name"])
+    labelled = labelled.drop_duplicates("name")
+    have = labelled["name"].isin(images)
+    for name in labelled.loc[~have, "name"]:
+        ledger.append(dict(dataset="emotionet", subject=Path(name).stem, video="", frame=0,
+                           path="", reason="missing image", action="excluded",
+                           detail="labelled in the FACS CSV, image not downloaded"))
+    lab = labelled[have].copy()
+    lab["labeled"] = True
+    rest = sorted(set(images) - set(lab["name"]))
+    df = pd.concat([lab, pd.DataFrame({"name": rest, "labeled": False})], ignore_index=True)
+    df["path"] = df["name"].map(images)
+    df["subject"] = df["name"].map(lambda n: Path(n).stem)
+    df["video"], df["frame"], df["dataset"] = "", 0, "emotionet"
+    aus = [c for c in df.columns if str(c).startswith("AU")]
+    if aus:
+        n_unknown = df.loc[df.labeled, aus].isna().sum(axis=1)
+        for i, k in n_unknown[n_unknown > 0].items():
+            all_unknown = k == len(aus)
+            ledger.append(dict(dataset="emotionet", subject=df.subject[i], video="", frame=0,
+                               path=df.path[i], reason="unknown label",
+                               action="excluded" if all_unknown else "masked",
+                               detail=f"999 (not coded) for {k} AU(s)"))
+            if all_unknown:
+                df.loc[i, "labeled"] = False
+    split = pd.Series("", index=df.index)
+    for s, fname in ADLD_LISTS.items():
+        f = root / fname
+        if f.is_file():
+            names = {Path(line.split()[0]).name for line in f.read_text().splitlines() if line.strip()}
+            split[df["name"].isin(names)] = s
+    df["list_split"] = split
+    if check_files:
+        ok = intact_mask(root, df["path"])
+        for _, r in df[~ok].iterrows():
+            ledger.append(dict(dataset="emotionet", subject=r.subject, video="", frame=0,
+                               path=r.path, reason="corrupt file", action="excluded",
+                               detail="empty file or bad image header"))
+        df = df[ok]
+    df = df.drop(columns=["name"])
+    return finish_index(df, aus), ledger_frame(ledger)

@@ -1,0 +1,146 @@
+"""Face-identity and face-image collections: CASIA-WebFace, LFW (with its pairs) and FFHQ.
+
+Facts (datasets.md §7-8):
+- CASIA-WebFace: one folder per identity named by a 7-digit id (``0000045/``), images
+  ``001.jpg``, ``002.jpg``, ...; ``subject`` = the identity folder.
+- LFW: ``lfw/<Name>/<Name>_<NNNN>.jpg`` (4-digit, 1-based; also ``lfw-deepfunneled/``,
+  ``lfw_funneled/``) and ``pairs.txt``: a header ``10<TAB>300`` then per fold 300 matched
+  lines ``name i j`` and 300 mismatched lines ``name1 i name2 j``.
+- FFHQ: ``images1024x1024/<NNN00>/<NNNNN>.png`` in sub-folders of 1000 (or
+  ``thumbnails128x128/``, or a flat folder of PNGs); optional ``ffhq-dataset-v2.json`` with the
+  category (training / validation) and 68 landmarks per image. ``subject`` = image id.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..catalog import layout_error
+from .common import finish_index, intact_mask, ledger_frame, list_images, walk_images
+
+LFW_IMAGE_DIRS = ("lfw", "lfw-deepfunneled", "lfw_funneled", "lfw-funneled", "")
+FFHQ_DIRS = ("images1024x1024", "thumbnails128x128", "")
+
+
+def _identity_index(root: Path, name: str, folders: list[Path], rel_prefix: str,
+                    check_files: bool):
+    rows, ledger = [], []
+    for d in folders:
+        for fname in sorted(list_images(d)):
+            stem = Path(fname).stem
+            num = re.findall(r"\d+", stem)
+            rows.append(dict(dataset=name, subject=d.name, video="",
+                             frame=int(num[-1]) if num else 0,
+                             path=f"{rel_prefix}{d.name}/{fname}", labeled=True))
+    df = pd.DataFrame(rows)
+    if check_files and len(df):
+        ok = intact_mask(root, df["path"])
+        for _, r in df[~ok].iterrows():
+            ledger.append(dict(dataset=name, subject=r.subject, video="", frame=r.frame,
+                               path=r.path, reason="corrupt file", action="excluded",
+                               detail="empty file or bad image header"))
+        df = df[ok]
+    return finish_index(df, []), ledger_frame(ledger)
+
+
+def read_casia(root: Path, check_files: bool = True):
+    folders = [d for d in sorted(root.iterdir()) if d.is_dir() and re.fullmatch(r"\d+", d.name)]
+    if not folders:
+        raise layout_error("casia", root, "no identity folders with numeric names (0000045/)")
+    return _identity_index(root, "casia", folders, "", check_files)
+
+
+def lfw_image_dir(root: Path) -> str | None:
+    for d in LFW_IMAGE_DIRS:
+        base = root / d if d else root
+        if base.is_dir() and any(p.is_dir() and re.fullmatch(r"\w+", p.name) and
+                                 list_images(p) for p in list(base.iterdir())[:50]):
+            return d
+    return None
+
+
+def read_lfw(root: Path, check_files: bool = True):
+    d = lfw_image_dir(root)
+    if d is None:
+        raise layout_error("lfw", root, "no image folder lfw/<Name>/<Name>_NNNN.jpg")
+    base = root / d if d else root
+    folders = [p for p in sorted(base.iterdir()) if p.is_dir() and list_images(p)]
+    return _identity_index(root, "lfw", folders, f"{d}/" if d else "", check_files)
+
+
+def lfw_pairs(root: Path) -> pd.DataFrame:
+    """LFW's ``pairs.txt`` as [fold, name1, idx1, name2, idx2, same, path1, path2]."""
+    f = next((p for p in (root / "pairs.txt", root / "lfw" / "pairs.txt") if p.is_file()), None)
+    if f is None:
+        raise layout_error("lfw", root, "pairs.txt not found (root or lfw/)")
+    lines = [ln.split() for ln in f.read_text().splitlines() if ln.strip()]
+    n_folds, n_per = int(lines[0][0]), int(lines[0][1])
+    d = lfw_image_dir(root) or "lfw"
+    rows = []
+    for i, tok in enumerate(lines[1:]):
+        fold = i // (2 * n_per)
+        if len(tok) == 3:
+            n1, i1, n2, i2, same = tok[0], int(tok[1]), tok[0], int(tok[2]), True
+        elif len(tok) == 4:
+            n1, i1, n2, i2, same = tok[0], int(tok[1]), tok[2], int(tok[3]), False
+        else:
+            raise ValueError(f"{f}: line {i + 2} has {len(tok)} fields, expected 3 or 4")
+        rows.append(dict(fold=fold, name1=n1, idx1=i1, name2=n2, idx2=i2, same=same,
+                         path1=f"{d}/{n1}/{n1}_{i1:04d}.jpg", path2=f"{d}/{n2}/{n2}_{i2:04d}.jpg"))
+    df = pd.DataFrame(rows)
+    if df["fold"].max() + 1 != n_folds:
+        raise ValueError(f"{f}: header says {n_folds} folds of {n_per}+{n_per} pairs, "
+                         f"found {len(df)} pair lines")
+    return df
+
+
+def read_ffhq(root: Path, check_files: bool = True):
+    images = {}
+    for d in FFHQ_DIRS:
+        base = root / d if d else root
+        if base.is_dir():
+            images = walk_images(base) if d else {k: v for k, v in walk_images(base).items()}
+            if images:
+                prefix = f"{d}/" if d else ""
+                images = {k: prefix + v for k, v in images.items()}
+                break
+    if not images:
+        raise layout_error("ffhq", root, "no images under images1024x1024/, thumbnails128x128/ "
+                                         "or the root")
+    rows = []
+    for fname, rel in sorted(images.items()):
+        stem = Path(fname).stem
+        rows.append(dict(dataset="ffhq", subject=stem, video="",
+                         frame=int(stem) if stem.isdigit() else len(rows), path=rel, labeled=False))
+    df = pd.DataFrame(rows)
+    meta = root / "ffhq-dataset-v2.json"
+    if meta.is_file():
+        cat = {int(k): v.get("category", "") for k, v in json.loads(meta.read_text()).items()}
+        df["category"] = df["frame"].map(cat).fillna("")
+    ledger = []
+    if check_files:
+        ok = intact_mask(root, df["path"])
+        for _, r in df[~ok].iterrows():
+            ledger.append(dict(dataset="ffhq", subject=r.subject, video="", frame=r.frame,
+                               path=r.path, reason="corrupt file", action="excluded",
+                               detail="empty file or bad image header"))
+        df = df[ok]
+    return finish_index(df, []), ledger_frame(ledger)
+
+
+def ffhq_landmarks(root: Path, index: pd.DataFrame):
+    """FFHQ's 68 landmarks of the aligned image (``image.face_landmarks``) as a LandmarkTable."""
+    from ...face.landmark_table import LandmarkTable
+
+    meta = json.loads((root / "ffhq-dataset-v2.json").read_text())
+    arr = np.full((len(index), 68, 2), np.nan, np.float32)
+    for i, f in enumerate(index["frame"]):
+        lm = meta.get(str(f), {}).get("image", {}).get("face_landmarks")
+        if lm is not None and np.shape(lm) == (68, 2):
+            arr[i] = lm
+    return LandmarkTable(index["path"].to_numpy().astype(str), arr,
+                         np.isfinite(arr).all(axis=(1, 2)), "ffhq-json")
