@@ -1,0 +1,224 @@
+"""FG-Net: pSp checkpoint layout, heatmap targets, the model and its ablations, the prior."""
+import numpy as np
+import pytest
+import torch
+
+from aulib.face.regions import fgnet_heatmaps, fgnet_roi_centres
+from aulib.models import create
+from aulib.models.fgnet import (TINY_KWARGS, FGNet, heatmap_targets, load_fgnet_release,
+                                official_interpreter_key_map, roi_centres)
+from aulib.models.psp import GradualStyleEncoder, load_psp, save_psp
+from aulib.models.stylegan2 import CheckpointMismatch, Generator
+
+ENC_TINY = dict(units=(1, 1, 1, 1), depths=(8, 12, 16, 24), stem=8)
+
+
+def _batch(b=3, size=32, n_aus=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    lm = torch.rand(b, 68, 2, generator=g) * (size * 0.6) + size * 0.2
+    return {"image": torch.randn(b, 3, size, size, generator=g),
+            "au": (torch.rand(b, n_aus, generator=g) > 0.5).float(),
+            "au_mask": torch.ones(b, n_aus), "landmarks": lm}
+
+
+# -- pSp --------------------------------------------------------------------------------
+def test_ir_se50_layout_matches_psp():
+    with torch.device("meta"):      # shapes only, no 1 GB of weights
+        sd = {k: tuple(v.shape) for k, v in GradualStyleEncoder().state_dict().items()}
+    # reference/fgnet.md §4d
+    assert sd["input_layer.0.weight"] == (64, 3, 3, 3) and sd["input_layer.2.weight"] == (64,)
+    assert max(int(k.split(".")[1]) for k in sd if k.startswith("body.")) == 23
+    assert sorted({k.split(".")[1] for k in sd if ".shortcut_layer.0." in k}) == ["21", "3", "7"]
+    assert sd["body.23.res_layer.5.fc1.weight"] == (32, 512, 1, 1)
+    assert sd["body.23.res_layer.5.fc2.weight"] == (512, 32, 1, 1)
+    assert sd["latlayer1.weight"] == (512, 256, 1, 1) and sd["latlayer2.weight"] == (512, 128, 1, 1)
+    n_convs = {j: len({k.split(".")[3] for k in sd if k.startswith(f"styles.{j}.convs.")}) for j in range(18)}
+    assert [n_convs[j] for j in (0, 2, 3, 6, 7, 17)] == [4, 4, 5, 5, 6, 6]
+    assert sd["styles.17.linear.weight"] == (512, 512) and "styles.18.linear.weight" not in sd
+
+
+def test_psp_checkpoint_roundtrip_and_errors(tmp_path):
+    torch.manual_seed(0)
+    dec = Generator(32, 16, 2, channel_max=8)
+    enc = GradualStyleEncoder(dec.n_latent, 16, 32, **ENC_TINY)
+    avg = torch.randn(16)
+    save_psp(tmp_path / "psp.pt", enc, dec, latent_avg=avg)
+    ck = torch.load(tmp_path / "psp.pt", weights_only=True)
+    assert set(ck) == {"state_dict", "latent_avg", "opts"}
+    assert all(k.startswith(("encoder.", "decoder.")) for k in ck["state_dict"])
+    e2, d2, avg2, opts = load_psp(tmp_path / "psp.pt")
+    assert e2.input_size == 32 and d2.size == 32 and opts["output_size"] == 32
+    assert avg2.shape == (dec.n_latent, 16) and torch.equal(avg2[3], avg)
+    x = torch.randn(2, 3, 32, 32)
+    enc.eval(), e2.eval()
+    assert torch.equal(enc(x), e2(x))
+    # a mismatch names the first missing / unexpected keys
+    sd = dict(ck["state_dict"])
+    sd["encoder.styles.0.linear.weight_extra"] = sd.pop("encoder.styles.0.linear.weight")
+    torch.save({"state_dict": sd, "opts": {}}, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointMismatch) as e:
+        load_psp(tmp_path / "bad.pt", encoder=GradualStyleEncoder(dec.n_latent, 16, 32, **ENC_TINY))
+    assert "styles.0.linear.weight'" in str(e.value) and "weight_extra" in str(e.value)
+    torch.save({"encoder": {}}, tmp_path / "odd.pt")
+    with pytest.raises(CheckpointMismatch, match="state_dict"):
+        load_psp(tmp_path / "odd.pt")
+
+
+# -- ground truth ---------------------------------------------------------------------------
+def test_heatmap_targets_match_face_regions():
+    rng = np.random.RandomState(0)
+    lm = rng.rand(68, 2) * 180 + 38
+    for aus, name in ((FGNet(**TINY_KWARGS).aus, "bp4d"),):
+        lab = (rng.rand(len(aus)) > 0.5).astype(np.float32)
+        ref = fgnet_heatmaps(fgnet_roi_centres(lm, name) / 2, lab, 128, 20.0)
+        ours = heatmap_targets(roi_centres(torch.tensor(lm)[None] / 2, aus), torch.tensor(lab)[None], 128, 20.0)[0]
+        np.testing.assert_allclose(ours.numpy(), ref, atol=1e-5)
+        assert ours.max() == 1.0 and ours.min() == -1.0
+        assert np.all((ours.sum((1, 2)).numpy() > 0) == (lab > 0))
+
+
+# -- the model ------------------------------------------------------------------------------
+@pytest.mark.parametrize("kw", [{}, {"head": "upscale_concat"}, {"head": "latent"},
+                                {"drop_group": "early"}, {"drop_group": "middle"}, {"drop_group": "late"}])
+def test_variants_forward_loss_backward(kw):
+    torch.manual_seed(0)
+    m = create("fgnet", **TINY_KWARGS, **kw)
+    b = _batch()
+    out = m(b["image"])
+    expect = (3, 12) if kw.get("head") == "latent" else (3, 12, 16, 16)
+    assert out.shape == expect
+    loss = m.loss(b, out)
+    assert torch.isfinite(loss) and loss > 0
+    loss.backward()
+    # encoder (and generator, except for the latent head) are fine-tuned (paper §3.3)
+    assert m.encoder.styles[0].linear.weight.grad.abs().sum() > 0
+    if kw.get("head") != "latent":
+        assert m.generator.convs[1].conv.weight.grad.abs().sum() > 0
+    p = m.decide(out)
+    assert p.shape == (3, 12) and ((p > 0) & (p < 1)).all()
+
+
+def test_decide_is_heatmap_sum_rule():
+    m = FGNet(**TINY_KWARGS).eval()
+    out = torch.zeros(2, 12, 16, 16)
+    out[0, 0, :2] = 0.5            # sum > 0
+    out[0, 1, :2] = -0.5           # sum < 0
+    out[1, 2] = -0.1
+    out[1, 2, 0, 0] = 40.0         # sum > 0 unclamped (paper), < 0 when clamped (code)
+    p = m.decide(out)
+    assert p[0, 0] > 0.5 and p[0, 1] < 0.5 and p[1, 2] > 0.5
+    m.clamp_decision = True
+    assert m.decide(out)[1, 2] < 0.5
+    torch.testing.assert_close(m.heatmap_scores(out)[0, 0], torch.tensor(0.5 * 2 * 16))
+
+
+def test_loss_ignores_unknown_labels_and_missing_landmarks():
+    torch.manual_seed(0)
+    m = FGNet(**TINY_KWARGS)
+    b = _batch(b=2)
+    out = torch.randn(2, 12, 16, 16)
+    base = m.loss(b, out)
+    b2 = dict(b, au_mask=torch.ones(2, 12))
+    b2["au_mask"][1] = 0
+    b2["landmarks"] = b["landmarks"].clone()
+    b2["landmarks"][1] = float("nan")              # sample 1 is ignored either way
+    only0 = m.loss(dict(b, au_mask=torch.tensor([[1.0] * 12, [0.0] * 12])), out)
+    torch.testing.assert_close(m.loss(b2, out), only0)
+    assert not torch.isclose(base, only0)
+    b3 = dict(b2, au=b["au"].clone())
+    b3["au"][1] = 1 - b3["au"][1]                  # labels of an ignored sample do not matter
+    torch.testing.assert_close(m.loss(b3, out), only0)
+
+
+def test_feature_groups_paper_blocks():
+    m = FGNet(generator_size=1024, style_dim=4, n_mlp=1, channel_max=2, input_size=32,
+              encoder_units=(1, 1, 1, 1), encoder_depths=(4, 6, 8, 10), encoder_stem=4,
+              heatmap_size=16, k=9, drop_group="late")
+    g = m.feature_groups()
+    assert g == {"early": [(1, 4), (2, 8), (3, 16)], "middle": [(4, 32), (5, 64), (6, 128)],
+                 "late": [(7, 256), (8, 512), (9, 1024)]}
+    assert m.blocks == [0, 1, 2, 3, 4, 5]
+    assert m(torch.randn(1, 3, 32, 32)).shape == (1, 12, 16, 16)
+
+
+def test_release_checkpoint_key_map(tmp_path):
+    torch.manual_seed(0)
+    kw = dict(generator_size=1024, style_dim=4, n_mlp=1, channel_max=2, input_size=32,
+              encoder_units=(1, 1, 1, 1), encoder_depths=(4, 6, 8, 10), encoder_stem=4,
+              heatmap_size=16, k=9, out_channels=32)
+    src = FGNet(**kw)
+    kmap = official_interpreter_key_map(src)
+    names = set(kmap.values())
+    for k in ("layer0.1.weight", "layer4.4.running_var", "layer5.0.weight", "layer7.3.bias",
+              "layer8.0.weight", "layer8.3.weight", "layer8.4.bias"):
+        assert k in names
+    sd = src.state_dict()
+    release = {"interpreter": {v: sd[k] for k, v in kmap.items()},
+               "g_all": src.generator.state_dict(), "pspencoder": src.encoder.state_dict()}
+    torch.save(release, tmp_path / "model.pth")
+    save_psp(tmp_path / "encoder.pt", src.encoder, src.generator, latent_avg=torch.ones(4))
+    dst = load_fgnet_release(FGNet(**kw), tmp_path / "model.pth", tmp_path / "encoder.pt")
+    x = torch.randn(1, 3, 32, 32)
+    src.latent_avg.fill_(1.0)
+    src.eval(), dst.eval()
+    assert torch.equal(src(x), dst(x))
+
+
+def test_prior_cached_once_and_loads(tmp_path, monkeypatch):
+    import cv2
+
+    from aulib.models import prior
+
+    monkeypatch.setenv("AULIB_CACHE", str(tmp_path / "cache"))
+    img_dir = tmp_path / "synth-ffhq" / "thumbnails128x128" / "00000"
+    img_dir.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        im = np.full((64, 64, 3), rng.integers(0, 255, 3), np.uint8)
+        cv2.circle(im, (32, 32), int(rng.integers(10, 25)), (200, 180, 160), -1)
+        cv2.imwrite(str(img_dir / f"{i:05d}.png"), im)
+    root = tmp_path / "synth-ffhq"
+    path = prior.ensure_prior(root, "smoke", progress=False, steps=2, n_images=8)
+    assert path.is_file() and path.parent.name == "smoke"
+    stamp = path.stat().st_mtime_ns
+    assert prior.ensure_prior(root, "smoke", progress=False, steps=2, n_images=8) == path
+    assert path.stat().st_mtime_ns == stamp
+    assert len(prior.prior_history(path)) == 2
+    m = FGNet(**TINY_KWARGS, weights=str(path))
+    assert m.init.startswith("pSp checkpoint")
+    psp = prior.load_prior(path)
+    torch.testing.assert_close(m.latent_avg, psp.latent_avg)
+    with pytest.raises(ValueError, match="FFHQ"):
+        prior.prior_settings("paper")
+    with pytest.raises(FileNotFoundError, match="synth-ffhq"):
+        prior.ensure_prior(tmp_path / "empty", "smoke")
+
+
+def test_au_subset_and_explain():
+    from aulib.models.fgnet import AUSubset
+
+    torch.manual_seed(0)
+    m = FGNet(**TINY_KWARGS).eval()
+    b = _batch(b=2)
+    full = m(b["image"])
+    view = AUSubset(m, ["AU12", "AU1"])
+    out = view(b["image"])
+    torch.testing.assert_close(out, full[:, [6, 0]])
+    torch.testing.assert_close(view.decide(out), m.decide(full)[:, [6, 0]])
+    with pytest.raises(ValueError, match="AU9"):
+        AUSubset(m, ["AU9"])
+    item = {k: v[0] for k, v in b.items()}
+    ex = m.explain(item)
+    assert ex["image"].shape == (32, 32, 3) and ex["image"].dtype == np.uint8
+    assert ex["pred"].shape == ex["target"].shape == (12, 16, 16)
+    np.testing.assert_array_equal(ex["active"], (m.heatmap_scores(full[:1])[0] > 0).numpy())
+
+
+def test_active_weight_reweights_only_active_maps():
+    torch.manual_seed(0)
+    b = _batch(b=2)
+    out = torch.randn(2, 12, 16, 16)
+    plain, weighted = FGNet(**TINY_KWARGS), FGNet(**TINY_KWARGS, active_weight=3.0)
+    assert not torch.isclose(plain.loss(b, out), weighted.loss(b, out))
+    inactive = dict(b, au=torch.zeros(2, 12))
+    torch.testing.assert_close(plain.loss(inactive, out), weighted.loss(inactive, out))
