@@ -123,6 +123,9 @@ def test_afewva_clips_and_landmarks(tmp_path):
 def test_identity_collections(tmp_path):
     ca = D.frame_index("casia", L.write_casia(tmp_path / "CASIA-WebFace"))
     assert ca.groupby("subject").size().to_dict() == {"0000045": 3, "0000099": 3}
+    # a parent folder holding CASIA-WebFace/ reads the same, with paths relative to the parent
+    parent = D.frame_index("casia", tmp_path, refresh=True)
+    assert len(parent) == 6 and parent.path.str.startswith("CASIA-WebFace/0000045/").any()
     lroot = L.write_lfw(tmp_path / "LFW")
     lfw = D.frame_index("lfw", lroot)
     assert (lfw.subject == "Abel_Pacheco").sum() == 4
@@ -163,3 +166,11 @@ def test_check_reports_by_expected_path(tmp_path):
     assert st["AUCoding/AU_OCC/F001_T1.csv"] == "mis-shaped"
     assert st["AUCoding/AU_OCC/M018_T8.csv"] == "missing"
     assert D.check("ffhq", tmp_path / "none", verbose=False).status.tolist() == ["missing"]
+
+
+def test_check_cli_reports_a_missing_folder(tmp_path, capsys):
+    from aulib.data.__main__ import main
+
+    assert main(["check", "disfa", str(tmp_path / "nowhere")]) == 1
+    out = capsys.readouterr().out
+    assert "1 missing" in out and "obtain it" in out

@@ -47,11 +47,21 @@ def _identity_index(root: Path, name: str, folders: list[Path], rel_prefix: str,
     return finish_index(df, []), ledger_frame(ledger)
 
 
+CASIA_IMAGE_DIRS = ("", "CASIA-WebFace", "casia-webface", "CASIA-maxpy-clean")
+
+
 def read_casia(root: Path, check_files: bool = True):
-    folders = [d for d in sorted(root.iterdir()) if d.is_dir() and re.fullmatch(r"\d+", d.name)]
-    if not folders:
-        raise layout_error("casia", root, "no identity folders with numeric names (0000045/)")
-    return _identity_index(root, "casia", folders, "", check_files)
+    """Identity folders with numeric names, in ``root`` or in a ``CASIA-WebFace/`` below it
+    (as the LFW reader accepts a parent of ``lfw/``); paths stay relative to ``root``."""
+    for sub in CASIA_IMAGE_DIRS:
+        base = root / sub if sub else root
+        if not base.is_dir():
+            continue
+        folders = [d for d in sorted(base.iterdir()) if d.is_dir() and re.fullmatch(r"\d+", d.name)]
+        if folders:
+            return _identity_index(root, "casia", folders, f"{sub}/" if sub else "", check_files)
+    raise layout_error("casia", root, "no identity folders with numeric names (0000045/), "
+                       "neither in the root nor in CASIA-WebFace/ below it")
 
 
 def lfw_image_dir(root: Path) -> str | None:
