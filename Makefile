@@ -22,7 +22,6 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip setuptools wheel 2>&1 | grep -v "is ignored" || true
 	$(PY) -m pip install --quiet -e ".[test]" 2>&1 | grep -v "is ignored" || true
 	$(PY) -c "import aulib, torch, torchvision, papermill, dlib, cv2" \
 	  || (echo "setup failed: see the pip output above"; exit 1)
