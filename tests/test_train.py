@@ -335,3 +335,36 @@ def test_pretrain_backbone_feeds_megraph(tmp_path, one_thread):
     m = registry.create("megraph", aus=AUS, backbone="resnet18", backbone_weights=path, input_size=32)
     assert m.init.startswith("pretrained:backbone.pt")
     assert pretrain_backbone(Expr(), cfg(epochs=1), tmp_path) == path    # done once
+
+
+def test_predict_matches_a_subset_of_aus_by_name(tmp_path):
+    tr, va, te = splits()
+    torch.manual_seed(0)
+    model = TinyNet()
+    fit(model, tr, va, cfg(epochs=1), tmp_path)
+    full = predict(model, te)
+
+    class Reordered(torch.utils.data.Dataset):
+        aus = ["AU12", "AU1"]                      # a target labelling two of the model's AUs
+
+        def __len__(self):
+            return len(te)
+
+        def __getitem__(self, i):
+            item = dict(te[i])
+            item["au"], item["au_mask"] = item["au"][[2, 0]], item["au_mask"][[2, 0]]
+            return item
+    part = predict(model, Reordered())
+    assert part.aus == ["AU12", "AU1"]
+    assert np.allclose(part.probs, full.probs[:, [2, 0]])
+    assert part.f1()["AU12"] == pytest.approx(full.f1()["AU12"])
+    with pytest.raises(ValueError, match="matched by AU name"):
+        fit(model, Reordered(), None, cfg(epochs=1), tmp_path / "x")   # training needs the same AUs
+
+
+def test_balanced_bce_weights_positives():
+    assert L.pos_weights_from_rates([0.5, 0.1, 0.001]).tolist() == pytest.approx([1.0, 9.0, 20.0])
+    logits, y = torch.zeros(1, 2), torch.tensor([[1.0, 0.0]])
+    plain = L.weighted_bce(logits, y)
+    bal = L.weighted_bce(logits, y, pos_weight=torch.tensor([3.0, 3.0]))
+    assert bal.item() == pytest.approx(plain.item() * 2)   # (3 l + l) / 2 vs (l + l) / 2
