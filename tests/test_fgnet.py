@@ -222,3 +222,83 @@ def test_active_weight_reweights_only_active_maps():
     assert not torch.isclose(plain.loss(b, out), weighted.loss(b, out))
     inactive = dict(b, au=torch.zeros(2, 12))
     torch.testing.assert_close(plain.loss(inactive, out), weighted.loss(inactive, out))
+
+
+def test_frozen_prior_trains_only_the_interpreter_and_keeps_prior_in_eval():
+    from aulib.models.fgnet import TINY_KWARGS, FGNet
+
+    torch.manual_seed(0)
+    m = FGNet(aus=["AU1", "AU12"], finetune="interpreter", **TINY_KWARGS)
+    m.train()
+    assert m.interpreter.training and not m.encoder.training and not m.generator.training
+    before = {k: v.clone() for k, v in m.encoder.state_dict().items()}
+    out = m(torch.randn(2, 3, 32, 32))
+    out.sum().backward()
+    assert all(p.grad is None for p in m.encoder.parameters())
+    assert all(p.grad is None for p in m.generator.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.interpreter.parameters())
+    # BatchNorm statistics of the frozen encoder are not updated by training batches
+    assert all(torch.equal(before[k], v) for k, v in m.encoder.state_dict().items())
+
+
+def test_deviation_table_records_tiny_choices():
+    from aulib.models.fgnet import deviation_table
+
+    t = deviation_table("tiny", finetune="interpreter", active_weight=4.0, lr=1e-3, epochs=3)
+    assert {"fine-tuning", "loss"} <= set(t["item"])
+    assert "fine-tuning" not in set(deviation_table("paper", lr=5e-5)["item"])
+
+
+def test_balanced_active_weight_tracks_training_base_rates():
+    from aulib.models.fgnet import TINY_KWARGS, FGNet
+
+    m = FGNet(aus=["AU1", "AU12"], active_weight=0.0, **TINY_KWARGS)
+    m.train()
+    au = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    batch = {"au": au, "au_mask": torch.ones_like(au)}
+    w = m._active_weights(batch, torch.ones_like(au))
+    # AU1 active in 1 of 4 -> (1 - 0.25) / 0.25 = 3; AU12 in 2 of 4 -> 1
+    assert torch.allclose(w, torch.tensor([3.0, 1.0]))
+    assert torch.allclose(m.active_rate, torch.tensor([0.25, 0.5]))
+    m.eval()
+    m._active_weights({"au": torch.ones_like(au)}, torch.ones_like(au))
+    assert torch.allclose(m.active_rate, torch.tensor([0.25, 0.5]))  # no update outside training
+    with pytest.raises(ValueError, match="active_weight"):
+        FGNet(aus=["AU1"], active_weight=-1.0, **TINY_KWARGS)
+
+
+def test_recipes_frame_subset_and_run_keys():
+    """Notebook runs share one aligned dataset per corpus and one run cache keyed by inputs."""
+    import pandas as pd
+
+    from aulib.train import TrainConfig, recipes
+
+    class Base(torch.utils.data.Dataset):   # the AUDataset attributes FrameSubset reads
+        root = "/data/x"
+        aus = ["AU1", "AU2"]
+        refs = ["a.png", "b.png", "c.png"]
+        _slots = np.array([0, 2])             # b.png was dropped (no landmarks)
+        labels = np.array([[1, 0], [0, 0], [0, 1]], np.float32)
+        mask = np.ones((3, 2), np.float32)
+        subjects = np.array(["s1", "s2", "s3"])
+
+        def __len__(self):
+            return len(self._slots)
+
+        def __getitem__(self, i):
+            return {"path": self.refs[self._slots[i]]}
+
+    idx = pd.DataFrame({"path": ["c.png", "b.png", "a.png", "c.png"]})
+    sub = recipes.FrameSubset(Base(), idx)
+    assert [sub[i]["path"] for i in range(len(sub))] == ["c.png", "a.png", "c.png"]
+    assert sub.labels.tolist() == [[0, 1], [1, 0], [0, 1]] and list(sub.subjects) == ["s3", "s1", "s3"]
+    with pytest.raises(ValueError, match="none of the"):
+        recipes.FrameSubset(Base(), pd.DataFrame({"path": ["zzz.png"]}))
+
+    cfg = TrainConfig(epochs=2, seed=0)
+    k1 = recipes.run_key("fgnet", {"k": 5}, cfg, train=recipes.frames_digest(idx))
+    assert k1 == recipes.run_key("fgnet", {"k": 5}, TrainConfig(epochs=2, seed=0, device="cpu", progress=False),
+                                 train=recipes.frames_digest(idx.copy()))
+    assert k1 != recipes.run_key("fgnet", {"k": 5}, TrainConfig(epochs=2, seed=1), train=recipes.frames_digest(idx))
+    assert k1 != recipes.run_key("fgnet", {"k": 4}, cfg, train=recipes.frames_digest(idx))
+    assert k1 != recipes.run_key("fgnet", {"k": 5}, cfg, train=recipes.frames_digest(idx.iloc[:2]))
