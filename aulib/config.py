@@ -14,6 +14,7 @@ seed, so the workbook CLI starts fast.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
@@ -100,6 +101,24 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
         if hasattr(torch.backends, "cudnn"):
             torch.backends.cudnn.benchmark = False
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike):
+    """Exclusive inter-process lock on ``path`` (created if missing), released on exit.
+
+    Used wherever two notebooks or workers could build the same cached artifact at once
+    (SynthAU datasets, the FG-Net prior)."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 # ----------------------------------------------------------------------------------------

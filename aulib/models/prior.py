@@ -31,8 +31,6 @@ file lock makes concurrent notebooks wait for one training run instead of racing
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import time
@@ -188,16 +186,6 @@ def _fingerprint(settings: dict, data_fp: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def ensure_prior(images_root, profile: str = "tiny", device: str = "cpu", progress: bool = True,
                  **overrides) -> Path:
     """Path of the cached prior for ``profile``; pre-trains it on ``images_root`` first if it
@@ -219,7 +207,7 @@ def ensure_prior(images_root, profile: str = "tiny", device: str = "cpu", progre
     fp = _fingerprint(settings, config.fingerprint_path(root))
     folder = config.cache_dir("fgnet-prior", profile)
     path = folder / f"prior-{fp}.pt"
-    with _file_lock(folder / f"prior-{fp}.lock"):
+    with config.file_lock(folder / f"prior-{fp}.lock"):
         if path.is_file():
             return path
         images = load_images(root, settings["arch"]["input_size"], settings["n_images"],

@@ -56,21 +56,14 @@ class Sequence:
 
 
 def _ffhq_transform(lm: np.ndarray, size: int) -> np.ndarray:
-    """2x3 similarity mapping the FFHQ crop quad of 68 landmarks onto a size x size image
-    (NVlabs/ffhq-dataset ``recreate_aligned_images``, paraphrased: eye and mouth centres ->
-    oriented square of side 2 * max(2 |eye_to_eye|, 1.8 |eye_to_mouth|))."""
-    eye_l, eye_r = lm[36:42].mean(0), lm[42:48].mean(0)
-    eye_avg, e2e = (eye_l + eye_r) / 2, eye_r - eye_l
-    mouth_avg = (lm[48] + lm[54]) / 2
-    e2m = mouth_avg - eye_avg
-    x = e2e - np.array([-e2m[1], e2m[0]])
-    x /= np.hypot(*x)
-    x *= max(np.hypot(*e2e) * 2.0, np.hypot(*e2m) * 1.8)
-    y = np.array([-x[1], x[0]])
-    c = eye_avg + e2m * 0.1
-    quad = np.array([c - x - y, c - x + y, c + x + y], np.float32)
+    """2x3 similarity mapping the FFHQ crop quad of 68 landmarks (``face.align.ffhq_quad``)
+    onto a size x size image."""
+    from ..face.align import ffhq_quad
+
+    quad, _ = ffhq_quad(lm)
+    src = np.asarray(quad[:3], np.float32)
     dst = np.array([[0, 0], [0, size], [size, size]], np.float32)
-    return cv2.getAffineTransform(quad, dst)
+    return cv2.getAffineTransform(src, dst)
 
 
 def _captures(seq: Sequence, rng: np.random.Generator) -> list[Capture]:

@@ -15,7 +15,6 @@ two processes from writing the same dataset at once (``.<name>.lock`` beside it)
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -90,19 +89,6 @@ def is_current(path: Path, expected: str) -> bool:
     return f.is_file() and f.read_text() == expected
 
 
-@contextlib.contextmanager
-def _lock(path: Path):
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def ensure(name: str, profile: str = "tiny", root=None, seed: int = 0, **params) -> Path:
     """Write SynthAU dataset ``name`` at the profile's size unless an identical one exists,
     and return its root (the folder a real-data reader is pointed at).
@@ -116,7 +102,7 @@ def ensure(name: str, profile: str = "tiny", root=None, seed: int = 0, **params)
     path = dataset_dir(name, profile, root, seed)
     expected = fingerprint(name, profile, seed, params)
     if not is_current(path, expected):
-        with _lock(path.with_name(f".{name}.lock")):
+        with config.file_lock(path.with_name(f".{name}.lock")):
             # holding the lock, any partial/old folder of this dataset is a killed run's leftover
             for stale in list(path.parent.glob(f".{name}.partial-*")) + \
                     list(path.parent.glob(f".{name}.old-*")):
