@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import BP4D_AUS, layout_error
-from .common import au_name, finish_index, intact_mask, ledger_frame, list_images, number_of
+from .common import au_name, drop_corrupt, finish_index, ledger_frame, list_images, number_of
 
 LABEL_DIR = "AUCoding/AU_OCC"
 FRAME_BASES = ("", "Sequences(2D+3D)", "2D+3D")
@@ -101,12 +101,7 @@ def read(root: Path, name: str = "bp4d", label_offset: int = 0, check_files: boo
                                               "labeled": False})], ignore_index=True)
         df["subject"], df["video"], df["dataset"] = subj, task, name
         if check_files:
-            ok = intact_mask(root, df["path"])
-            for _, r in df[~ok].iterrows():
-                ledger.append(dict(dataset=name, subject=subj, video=task, frame=int(r.frame),
-                                   path=r.path, reason="corrupt file", action="excluded",
-                                   detail="empty file or bad image header"))
-            df = df[ok]
+            df = drop_corrupt(root, df, ledger, name, subject=subj, video=task)
         parts.append(df)
     if missing:
         raise layout_error(

@@ -67,6 +67,20 @@ def intact_mask(root: Path, paths) -> np.ndarray:
     return np.array([looks_intact(root / p) for p in paths], dtype=bool)
 
 
+def drop_corrupt(root: Path, df, ledger: list, dataset: str, subject=None, video=None):
+    """Rows of ``df`` whose image looks intact; the others go to ``ledger`` as corrupt files.
+
+    ``subject``/``video`` fill the ledger when ``df`` has no such columns (default: per row)."""
+    ok = intact_mask(root, df["path"])
+    for _, r in df[~ok].iterrows():
+        ledger.append(dict(dataset=dataset,
+                           subject=subject if subject is not None else r.get("subject", ""),
+                           video=video if video is not None else r.get("video", ""),
+                           frame=int(r.frame), path=r.path, reason="corrupt file",
+                           action="excluded", detail="empty file or bad image header"))
+    return df[ok]
+
+
 def finish_index(df: pd.DataFrame, aus: list[str]) -> pd.DataFrame:
     """Order columns (base, occurrence AUs, intensity AUs), set dtypes, reset the index."""
     occ = sorted([c for c in df.columns if c.startswith("AU") and not c.endswith("_int")],

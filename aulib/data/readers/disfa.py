@@ -26,7 +26,7 @@ import pandas as pd
 
 from ...face.frames import video_frame_count, video_ref
 from ..catalog import DISFA_CODED_AUS, layout_error
-from .common import finish_index, intact_mask, ledger_frame, list_images, number_of
+from .common import drop_corrupt, finish_index, ledger_frame, list_images, number_of
 
 OCCURRENCE_THRESHOLD = 2
 LABEL_DIR = "ActionUnit_Labels"
@@ -114,12 +114,7 @@ def read(root: Path, camera: str = "left", check_files: bool = True):
                                detail=f"label line {f} has no {kind} frame"))
         df = df[~no_img]
         if check_files and kind == "frames":
-            ok = intact_mask(root, df["path"])
-            for _, r in df[~ok].iterrows():
-                ledger.append(dict(dataset="disfa", subject=sn, video="", frame=int(r.frame),
-                                   path=r.path, reason="corrupt file", action="excluded",
-                                   detail="empty file or bad image header"))
-            df = df[ok]
+            df = drop_corrupt(root, df, ledger, "disfa", subject=sn, video="")
         frames.append(df)
     if missing:
         raise layout_error(

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import layout_error
-from .common import finish_index, intact_mask, ledger_frame, list_images, walk_images
+from .common import (drop_corrupt, finish_index, intact_mask, ledger_frame,
+                     list_images, walk_images)
 
 LFW_IMAGE_DIRS = ("lfw", "lfw-deepfunneled", "lfw_funneled", "lfw-funneled", "")
 FFHQ_DIRS = ("images1024x1024", "thumbnails128x128", "")
@@ -38,12 +39,7 @@ def _identity_index(root: Path, name: str, folders: list[Path], rel_prefix: str,
                              path=f"{rel_prefix}{d.name}/{fname}", labeled=True))
     df = pd.DataFrame(rows)
     if check_files and len(df):
-        ok = intact_mask(root, df["path"])
-        for _, r in df[~ok].iterrows():
-            ledger.append(dict(dataset=name, subject=r.subject, video="", frame=r.frame,
-                               path=r.path, reason="corrupt file", action="excluded",
-                               detail="empty file or bad image header"))
-        df = df[ok]
+        df = drop_corrupt(root, df, ledger, name, video="")
     return finish_index(df, []), ledger_frame(ledger)
 
 

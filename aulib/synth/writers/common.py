@@ -23,7 +23,8 @@ import pandas as pd
 from ...face.landmark_table import save_landmark_table
 from ..catalogue import AUS
 from ..dynamics import calibrated_rates, simulate
-from ..engine import FAIL_CORRUPT, FAIL_NOFACE, FAIL_NONE
+from ..engine import FAIL_CORRUPT, FAIL_NOFACE, FAIL_NONE, Sequence
+from ..identity import identity_seed
 
 GT_FILE = "synthau_ground_truth.csv.gz"
 INFO_FILE = "synthau_info.json"
@@ -67,6 +68,26 @@ def sample_stills(preset: str, n: int, rng: np.random.Generator, spacing: float 
         i0, i1 = np.searchsorted(times, [t0, t1])
         kinds[i0:i1] = name
     return aus, kinds
+
+
+STILLS_CHUNK = 250
+
+
+def stills_sequences(name: str, paths, aus, fails, seed: int, size: int, domain: str = "wild",
+                     chunk: int = STILLS_CHUNK, **seq_kwargs) -> list:
+    """Still images (one identity each) grouped into render chunks of ``chunk`` images.
+
+    Identity ``i`` of dataset ``name`` is ``identity_seed(name, i, seed)``, so images are the
+    same whatever the chunking; extra keyword arguments go to every :class:`Sequence`."""
+    n = len(paths)
+    seqs = []
+    for c0 in range(0, n, chunk):
+        sl = slice(c0, min(n, c0 + chunk))
+        ids = np.array([identity_seed(name, i, seed) for i in range(sl.start, sl.stop)])
+        seqs.append(Sequence(key=f"chunk{c0 // chunk:04d}", paths=paths[sl], aus=aus[sl],
+                             identity=ids, domain=domain, size=size, seed=int(ids[0] % 2**31),
+                             mode="stills", failures=fails[sl], **seq_kwargs))
+    return seqs
 
 
 def gt_columns(seq, results, extra=None) -> dict:

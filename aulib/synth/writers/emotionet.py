@@ -21,13 +21,13 @@ import pandas as pd
 
 from ..catalogue import AUS, EMOTIONET_AUS, au_number
 from ..dynamics import occurrence
-from ..engine import Sequence, render_all
+from ..engine import render_all
 from ..identity import identity_seed
-from .common import finish, inject_failures, sample_stills
+from .common import STILLS_CHUNK, finish, inject_failures, sample_stills, stills_sequences
 
 URL_BASE = "http://synthau.invalid/emotionet/"
 LABEL_FILE = "EmotioNet_FACS_aws_2020_24600.csv"
-CHUNK = 250
+CHUNK = STILLS_CHUNK  # rows per render chunk (used to map results back)
 
 
 def write(root: Path, size: int, n_train: int, n_val: int, n_test: int, seed: int,
@@ -40,13 +40,7 @@ def write(root: Path, size: int, n_train: int, n_val: int, n_test: int, seed: in
     split = np.array(["train"] * n_train + ["val"] * n_val + ["test"] * n_test)
     split = split[rng.permutation(n)]
     fails = inject_failures(rng, n, failure_rates, force=True)
-    seqs = []
-    for c0 in range(0, n, CHUNK):
-        sl = slice(c0, min(n, c0 + CHUNK))
-        ids = np.array([identity_seed("synth-emotionet", i, seed) for i in range(sl.start, sl.stop)])
-        seqs.append(Sequence(key=f"chunk{c0 // CHUNK:04d}", paths=paths[sl], aus=aus[sl],
-                             identity=ids, domain="wild", size=size, seed=int(ids[0] % 2**31),
-                             mode="stills", failures=fails[sl]))
+    seqs = stills_sequences("synth-emotionet", paths, aus, fails, seed, size)
     results = render_all(seqs, root, desc="synth-emotionet")
     for s in ("train", "val", "test"):
         sel = [p for p, sp in zip(paths, split) if sp == s]

@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 
 from ..dynamics import EVENT_CLASS
-from ..engine import Sequence, render_all
+from ..engine import render_all
 from ..identity import identity_seed
-from .common import finish, inject_failures, sample_stills
+from .common import STILLS_CHUNK, finish, inject_failures, sample_stills, stills_sequences
 
 URL_BASE = "http://synthau.invalid/fec/images/"
-CHUNK = 250
+CHUNK = STILLS_CHUNK  # rows per render chunk (used to map results back)
 
 
 def _classes(kinds) -> np.ndarray:
@@ -41,13 +41,7 @@ def write(root: Path, size: int, n_images: int, n_train: int, n_test: int, seed:
     cls = _classes(kinds)
     paths = [f"images/{i:06d}.jpg" for i in range(n_images)]
     fails = inject_failures(rng, n_images, failure_rates, force=True)
-    seqs = []
-    for c0 in range(0, n_images, CHUNK):
-        sl = slice(c0, min(n_images, c0 + CHUNK))
-        ids = np.array([identity_seed("synth-fec", i, seed) for i in range(sl.start, sl.stop)])
-        seqs.append(Sequence(key=f"chunk{c0 // CHUNK:04d}", paths=paths[sl], aus=aus[sl],
-                             identity=ids, domain="wild", size=size, seed=int(ids[0] % 2**31),
-                             mode="stills", failures=fails[sl]))
+    seqs = stills_sequences("synth-fec", paths, aus, fails, seed, size)
     results = render_all(seqs, root, desc="synth-fec")
     lms = np.concatenate([r["landmarks"] for r in results])
     ok = np.array(fails) == ""

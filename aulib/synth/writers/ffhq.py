@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine import Sequence, render_all
+from ..engine import render_all
 from ..identity import identity_seed
-from .common import finish, inject_failures, sample_stills
+from .common import finish, inject_failures, sample_stills, stills_sequences
 
-CHUNK = 250
 
 
 def write(root: Path, size: int, n_images: int, seed: int, failure_rates: dict, **_) -> dict:
@@ -31,13 +30,7 @@ def write(root: Path, size: int, n_images: int, seed: int, failure_rates: dict, 
     paths = [f"{folder}/{i - i % 1000:05d}/{i:05d}.png" for i in range(n_images)]
     fails = inject_failures(rng, n_images, {k: v for k, v in failure_rates.items() if k == "corrupt"},
                             force=True)
-    seqs = []
-    for c0 in range(0, n_images, CHUNK):
-        sl = slice(c0, min(n_images, c0 + CHUNK))
-        ids = np.array([identity_seed("synth-ffhq", i, seed) for i in range(sl.start, sl.stop)])
-        seqs.append(Sequence(key=f"chunk{c0 // CHUNK:04d}", paths=paths[sl], aus=aus[sl],
-                             identity=ids, domain="wild", size=size, seed=int(ids[0] % 2**31),
-                             mode="stills", failures=fails[sl], align="ffhq"))
+    seqs = stills_sequences("synth-ffhq", paths, aus, fails, seed, size, align="ffhq")
     results = render_all(seqs, root, desc="synth-ffhq")
     lms = np.concatenate([r["landmarks"] for r in results])
     n_val = n_images // 7
