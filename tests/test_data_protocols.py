@@ -1,5 +1,4 @@
 """Protocols: published subject parts, fold naming, leakage guard, cross-domain, subsets."""
-import numpy as np
 import pandas as pd
 import pytest
 

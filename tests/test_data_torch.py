@@ -1,7 +1,6 @@
 """AUDataset items follow the contract; alignment cached once; exclusions ledgered; seeded."""
 import cv2
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from skimage import data as skdata

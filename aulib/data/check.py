@@ -28,7 +28,6 @@ def _row(expected, status, found="", detail=""):
 
 
 def _check_disfa(root: Path) -> list[dict]:
-    from ..face.frames import video_frame_count
     from .readers import disfa
 
     rows = []
