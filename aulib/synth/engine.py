@@ -94,8 +94,12 @@ def render_sequence(seq: Sequence, root: str | None = None) -> dict:
 
     caps = _captures(seq, rng)
     render_size = seq.size if seq.align is None else int(seq.size * 1.25)
-    shapes = np.stack([fm.compose(ident_of(ids[i]).coeffs, seq.aus[i:i + 1],
-                                  rest_offsets=ident_of(ids[i]).rest)[0] for i in range(n)])
+    if np.ndim(seq.identity) == 0:                   # one person: all frames in one go
+        ident = ident_of(seq.identity)
+        shapes = fm.compose(ident.coeffs, seq.aus, rest_offsets=ident.rest)
+    else:
+        shapes = np.stack([fm.compose(ident_of(ids[i]).coeffs, seq.aus[i:i + 1],
+                                      rest_offsets=ident_of(ids[i]).rest)[0] for i in range(n)])
     pts = place(shapes, caps, render_size)
     lms = np.empty((n, 68, 2), np.float32)
     images = [] if root is None else None
@@ -119,7 +123,7 @@ def render_sequence(seq: Sequence, root: str | None = None) -> dict:
                                  borderMode=cv2.BORDER_REFLECT)
             lm = lm @ M[:, :2].T + M[:, 2]
         lms[i] = lm
-        bgr = np.ascontiguousarray(img[..., ::-1])
+        bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
         if writer is not None:
             writer.write(bgr)
         if images is not None:
@@ -128,20 +132,21 @@ def render_sequence(seq: Sequence, root: str | None = None) -> dict:
         rel = seq.paths[i] if seq.paths is not None else None
         if rel is None:
             continue
-        out = Path(root, rel)
-        if out.parent not in made_dirs:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            made_dirs.add(out.parent)
-        ext = out.suffix.lower()
+        out = os.path.join(root, rel)
+        parent = os.path.dirname(out)
+        if parent not in made_dirs:
+            os.makedirs(parent, exist_ok=True)
+            made_dirs.add(parent)
+        ext = os.path.splitext(out)[1].lower()
         if ext == ".png":
             ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
         else:
             q = seq.jpeg if seq.jpeg is not None else cap.jpeg
             ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(q)])
-        data = buf.tobytes()
+        data = buf
         if fails[i] == FAIL_CORRUPT:
             # keeps the format's magic bytes, then zeros: passes a magic check, fails decoding
-            data = data[:8] + bytes(max(16, len(data) // 3))
+            data = buf[:8].tobytes() + bytes(max(16, len(buf) // 3))
         with open(out, "wb") as f:
             f.write(data)
     if writer is not None:

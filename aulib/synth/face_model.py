@@ -267,7 +267,9 @@ def compose(id_coeffs: np.ndarray, au_intensity: np.ndarray, rest_offsets=None) 
     if rest_offsets is not None:
         au = au + np.asarray(rest_offsets, float)[None] / 5.0
     base = MEAN + np.tensordot(np.asarray(id_coeffs, float), ID_BASIS, axes=(0, 0))
-    s = base[None] + np.tensordot(au, AU_FIELDS, axes=(1, 0))
+    # einsum, not tensordot: a (frames x AUs) GEMM would go to a multi-threaded BLAS, which
+    # stalls for milliseconds on a busy machine (and inside each rendering worker)
+    s = base[None] + np.einsum("fa,apc->fpc", au, AU_FIELDS)
     # the lips cannot pass through each other: inner lower lip stays below inner upper lip
     for up, lo in ((61, 67), (62, 66), (63, 65)):
         s[:, lo, 1] = np.maximum(s[:, lo, 1], s[:, up, 1] + 0.002)
