@@ -59,3 +59,26 @@ def test_fold_summary_means_over_folds():
     s = metrics.fold_summary(tidy)
     assert s.loc["mean", "AU1"] == 20 and s.loc["mean", "AU2"] == 30
     assert s.loc["a", "Avg"] == 15 and s.loc["mean", "Avg"] == 25
+
+
+def test_auc_per_au_matches_sklearn_and_ignores_unknown_labels():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    y = (rng.random((200, 3)) < [0.2, 0.5, 0.0]).astype(float)
+    s = y * rng.normal(1.0, 1.0, y.shape) + rng.normal(0, 1.0, y.shape)
+    m = np.ones_like(y)
+    m[:40, 0] = 0
+    out = metrics.auc_per_au(y, s, ["AU1", "AU2", "AU4"], mask=m)
+    assert out["AU1"] == pytest.approx(100 * roc_auc_score(y[40:, 0], s[40:, 0]))
+    assert out["AU2"] == pytest.approx(100 * roc_auc_score(y[:, 1], s[:, 1]))
+    assert np.isnan(out["AU4"])                                    # one class: undefined
+    assert out["Avg"] == pytest.approx((out["AU1"] + out["AU2"]) / 2)
+    # the base rate does not move it: doubling every negative of AU2 keeps its AUC, lowers its F1
+    neg = y[:, 1] == 0
+    y2, s2 = np.vstack([y, y[neg]]), np.vstack([s, s[neg]])
+    names = ["AU1", "AU2", "AU4"]
+    assert metrics.auc_per_au(y2, s2, names)["AU2"] == pytest.approx(metrics.auc_per_au(y, s, names)["AU2"])
+    assert metrics.f1_per_au(y2, s2 > 0.5, names)["AU2"] < metrics.f1_per_au(y, s > 0.5, names)["AU2"]
+    with pytest.raises(ValueError, match="one shape"):
+        metrics.auc_per_au(y, s[:, :2])

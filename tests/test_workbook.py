@@ -174,3 +174,20 @@ def test_run_context_refuses_bad_names(tmp_path):
         Claim("c", "maybe", "e")
     with pytest.raises(ValueError, match="unknown device"):
         start("demo/x", profile="smoke", device="tpu", output_dir=str(tmp_path))
+
+
+def test_a_table_and_a_figure_may_share_a_name(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from aulib.workbook import start
+
+    run = start("demo/x", profile="smoke", device="cpu", output_dir=str(tmp_path))
+    run.table(pd.DataFrame({"a": [1.0]}), "gap", display=False)
+    run.figure(plt.figure(), "gap", display=False)
+    run.table(pd.DataFrame({"a": [2.0]}), "gap", display=False)      # a re-run cell replaces its own kind
+    kinds = sorted((a["kind"], tuple(a["files"])) for a in run.artifacts)
+    assert kinds == [("figure", ("gap.png",)), ("table", ("gap.csv", "gap.md"))]

@@ -84,6 +84,29 @@ def accuracy_per_au(y_true, y_pred, aus=None, mask=None) -> pd.Series:
     return s
 
 
+def auc_per_au(y_true, scores, aus=None, mask=None) -> pd.Series:
+    """ROC AUC (percent) of continuous ``scores`` for each AU column over its known labels, plus
+    ``"Avg"``; NaN for an AU whose known labels are all one class. Unlike F1 it does not move
+    with the base rate (0.5 = chance), so it compares test sets whose base rates differ, e.g.
+    within- vs cross-domain (scikit-learn's ``roc_auc_score``)."""
+    from sklearn.metrics import roc_auc_score
+
+    yt = np.asarray(y_true, dtype=float)
+    sc = np.asarray(scores, dtype=float)
+    if yt.shape != sc.shape or yt.ndim != 2:
+        raise ValueError(f"y_true and scores must be (N, n_aus) arrays of one shape; got {yt.shape} and {sc.shape}")
+    m = np.ones_like(yt, bool) if mask is None else np.asarray(mask).astype(bool)
+    names = [au_name(a) for a in aus] if aus is not None else [f"AU{i}" for i in range(yt.shape[1])]
+    out = []
+    for j in range(yt.shape[1]):
+        y = yt[m[:, j], j] > 0.5
+        out.append(100.0 * roc_auc_score(y, sc[m[:, j], j]) if 0 < y.sum() < len(y) else np.nan)
+    s = pd.Series(out, index=names, dtype=float)
+    s["Avg"] = float(np.nanmean(s.values)) if np.isfinite(s.values).any() else float("nan")
+    s.name = "AUC"
+    return s
+
+
 def base_rates(y_true, aus=None, mask=None) -> pd.Series:
     """Fraction of known frames where each AU is present (percent)."""
     yt = np.asarray(y_true, dtype=float)

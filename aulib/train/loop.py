@@ -114,6 +114,12 @@ class Predictions:
 
         return accuracy_per_au(self.labels, self.preds, self.aus or None, self.mask)
 
+    def auc(self) -> pd.Series:
+        """Per-AU ROC AUC (percent) of the scores, plus ``"Avg"`` (base-rate free; 50 = chance)."""
+        from aulib.eval.metrics import auc_per_au
+
+        return auc_per_au(self.labels, self.probs, self.aus or None, self.mask)
+
     def confusion(self) -> pd.DataFrame:
         """Per-AU confusion counts over the known labels: columns ``au, tp, fp, fn, tn``."""
         y = self.labels.astype(bool)

@@ -48,7 +48,8 @@ class Run:
 
     # -- artifacts ---------------------------------------------------------------------
     def _record(self, kind: str, name: str, files: list[Path], caption: str) -> None:
-        self.artifacts = [a for a in self.artifacts if a["name"] != name]
+        # a re-run cell replaces its artifact; a table and a figure may share a name (own files)
+        self.artifacts = [a for a in self.artifacts if (a["kind"], a["name"]) != (kind, name)]
         self.artifacts.append({"kind": kind, "name": name, "caption": caption,
                                "files": [f.name for f in files]})
 
