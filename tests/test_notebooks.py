@@ -31,6 +31,17 @@ def test_notebooks_are_committed_without_outputs(nb):
     assert not dirty, f"{nb.id}: cells {dirty} carry outputs; clear them before committing"
 
 
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.id for n in NOTEBOOKS])
+def test_notebooks_are_valid_nbformat_with_cell_ids(nb):
+    """nbformat 4.5 cells need an id (papermill warns on every run, later versions refuse)."""
+    import nbformat
+
+    raw = json.loads(nb.path.read_text())
+    missing = [i for i, c in enumerate(raw["cells"]) if "id" not in c]
+    assert not missing, f"{nb.id}: cells {missing} have no id; add one (nbformat.validator.normalize)"
+    nbformat.validate(nbformat.reads(nb.path.read_text(), as_version=4))
+
+
 @pytest.mark.notebooks
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.id for n in NOTEBOOKS])
 def test_notebook_runs_at_smoke(nb, tmp_path):

@@ -91,6 +91,20 @@ class _VideoCache:
 _VIDEO = _VideoCache()
 
 
+def imread_quiet(path: str | os.PathLike, flags: int = cv2.IMREAD_COLOR):
+    """``cv2.imread`` without OpenCV's own error log: a corrupt file gives ``None``, which the
+    callers report once in their own words (the ledger, a warning) instead of libpng/libjpeg
+    lines on the terminal for every frame."""
+    from cv2.utils import logging as cv_log
+
+    prev = cv_log.getLogLevel()
+    cv_log.setLogLevel(cv_log.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imread(str(path), flags)
+    finally:
+        cv_log.setLogLevel(prev)
+
+
 def read_frame(root: str | os.PathLike, ref: str) -> np.ndarray:
     """Decode frame ``ref`` (relative to ``root``) as RGB uint8 (H, W, 3).
 
@@ -99,7 +113,7 @@ def read_frame(root: str | os.PathLike, ref: str) -> np.ndarray:
     path, frame = split_ref(str(ref))
     full = os.path.join(str(root), path)
     if frame is None:
-        img = cv2.imread(full, cv2.IMREAD_COLOR) if os.path.isfile(full) else None
+        img = imread_quiet(full) if os.path.isfile(full) else None
     else:
         img = _VIDEO.read(full, frame) if os.path.isfile(full) else None
     if img is None or img.size == 0:
