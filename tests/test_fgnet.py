@@ -79,7 +79,8 @@ def test_heatmap_targets_match_face_regions():
 
 # -- the model ------------------------------------------------------------------------------
 @pytest.mark.parametrize("kw", [{}, {"head": "upscale_concat"}, {"head": "latent"},
-                                {"drop_group": "early"}, {"drop_group": "middle"}, {"drop_group": "late"}])
+                                {"drop_group": "early"}, {"drop_group": "middle"}, {"drop_group": "late"},
+                                {"feature_norm": "batch"}])
 def test_variants_forward_loss_backward(kw):
     torch.manual_seed(0)
     m = create("fgnet", **TINY_KWARGS, **kw)
@@ -96,6 +97,20 @@ def test_variants_forward_loss_backward(kw):
         assert m.generator.convs[1].conv.weight.grad.abs().sum() > 0
     p = m.decide(out)
     assert p.shape == (3, 12) and ((p > 0) & (p < 1)).all()
+
+
+def test_feature_norm_standardises_each_feature_element_over_the_batch():
+    torch.manual_seed(0)
+    m = FGNet(**TINY_KWARGS, feature_norm="batch").train()
+    feats = m.features(torch.randn(6, 3, 32, 32))
+    for f in feats:                          # each element: zero mean, unit spread over the batch
+        assert f.mean(0).abs().max() < 1e-4
+        v = f.var(0, unbiased=False)         # (below 1 only where BN's eps dominates a tiny spread)
+        assert v.max() < 1 + 1e-3 and v.median() > 0.9
+    plain = FGNet(**TINY_KWARGS).train().features(torch.randn(6, 3, 32, 32))
+    assert plain[-1].mean(0).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="feature_norm must be"):
+        FGNet(**TINY_KWARGS, feature_norm="layer")
 
 
 def test_decide_is_heatmap_sum_rule():

@@ -236,6 +236,11 @@ class FGNet(nn.Module):
             (a running mean, clipped to [1, 50]), so that an uninformative model's mean map sits
             at the decision boundary instead of "always inactive" - not a paper setting.
         noise_mode: generator noise, "const" (stored buffers) or "random".
+        feature_norm: "none" (paper) or "batch": standardise every element of each feature map
+            f_i over the training batches (running statistics, no affine; a BatchNorm1d over the
+            flattened map) before the interpreter. Not a paper setting: a weak prior's feature
+            maps barely vary between faces (at tiny, 2-4 % of their spread), so the interpreter
+            otherwise sees a near-constant input.
         finetune: "all" (paper: encoder + generator + interpreter) or "interpreter".
         input_mean, input_std: the normalisation of the images given to forward (per
             channel); they are mapped to pSp's [-1, 1] range (mean = std = 0.5: no change).
@@ -268,6 +273,7 @@ class FGNet(nn.Module):
                  clamp_decision: bool = False,
                  active_weight: float = 1.0,
                  noise_mode: str = "const",
+                 feature_norm: str = "none",
                  finetune: str = "all",
                  input_mean=(0.5, 0.5, 0.5),
                  input_std=(0.5, 0.5, 0.5),
@@ -306,6 +312,14 @@ class FGNet(nn.Module):
         self.register_buffer("in_mean", torch.tensor(input_mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("in_std", torch.tensor(input_std, dtype=torch.float32).view(1, -1, 1, 1))
         self.blocks = self._used_blocks()
+        if feature_norm not in ("none", "batch"):
+            raise ValueError(f"feature_norm must be 'none' or 'batch', got {feature_norm!r}")
+        self.feature_norm = feature_norm
+        sizes = self.generator.block_resolutions()
+        chans_all = self.generator.block_channels()
+        self.feature_norms = nn.ModuleList(
+            [nn.BatchNorm1d(chans_all[b] * sizes[b] ** 2, affine=False) for b in self.blocks]
+            if feature_norm == "batch" else [])
         chans = [self.generator.block_channels()[b] for b in self.blocks]
         res = [self.generator.block_resolutions()[b] for b in self.blocks]
         n_out = int(out_channels or len(self.aus))
@@ -389,7 +403,10 @@ class FGNet(nn.Module):
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.finetune == "all"):
             codes = self.encode(image)
             feats = self.generator.synthesis_features(codes, k=self.blocks[-1] + 1)
-        return [feats[b] for b in self.blocks]
+        out = [feats[b] for b in self.blocks]
+        if self.feature_norm == "batch":
+            out = [norm(f.flatten(1)).view_as(f) for norm, f in zip(self.feature_norms, out)]
+        return out
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """Heatmaps (B, out_channels, heatmap_size, heatmap_size); latent head: logits (B, n_aus)."""
