@@ -312,16 +312,13 @@ class FGNet(nn.Module):
         self.register_buffer("in_mean", torch.tensor(input_mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("in_std", torch.tensor(input_std, dtype=torch.float32).view(1, -1, 1, 1))
         self.blocks = self._used_blocks()
+        chans = [self.generator.block_channels()[b] for b in self.blocks]
+        res = [self.generator.block_resolutions()[b] for b in self.blocks]
         if feature_norm not in ("none", "batch"):
             raise ValueError(f"feature_norm must be 'none' or 'batch', got {feature_norm!r}")
         self.feature_norm = feature_norm
-        sizes = self.generator.block_resolutions()
-        chans_all = self.generator.block_channels()
         self.feature_norms = nn.ModuleList(
-            [nn.BatchNorm1d(chans_all[b] * sizes[b] ** 2, affine=False) for b in self.blocks]
-            if feature_norm == "batch" else [])
-        chans = [self.generator.block_channels()[b] for b in self.blocks]
-        res = [self.generator.block_resolutions()[b] for b in self.blocks]
+            [nn.BatchNorm1d(c * r * r, affine=False) for c, r in zip(chans, res)] if feature_norm == "batch" else [])
         n_out = int(out_channels or len(self.aus))
         if n_out < len(self.aus):
             raise ValueError(f"out_channels={n_out} < {len(self.aus)} AUs")

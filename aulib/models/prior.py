@@ -21,8 +21,8 @@ What we train, and why (the choice the task asks us to write down):
 - Length (tiny): 2,500 steps of 16 images (~13 epochs of 3,000 faces, ~7 CPU minutes, once per
   machine). Measured on synth-disfa fold 1 with ``fgnet/00_prior``'s linear probe: after 700
   steps the W+ codes carried no AU information beyond the always-active floor (Avg F1 15.5 vs
-  14.8 on another test split); after 2,500 steps 23.8 vs 17.0, and +5.7 dB PSNR over the mean
-  face instead of +4.5 dB.
+  14.8 on another test split); after 2,500 steps 23.8 vs 17.0, and unseen faces are
+  reconstructed 6.2 dB above the mean face instead of 4.5 dB.
 The result is weaker than FFHQ's generator (the tiny notebooks say so where they compare).
 
 This module reads a folder of images and never imports :mod:`aulib.synth` (the models room
