@@ -18,11 +18,11 @@ What we train, and why (the choice the task asks us to write down):
   reconstruction training already shapes into a multi-resolution face decoder. The mapping
   network is therefore left untrained (FG-Net never uses it: codes come from the encoder).
 - Data: the synth-ffhq images resized to the model's input size, random horizontal flips.
-- Length (tiny): 2,500 steps of 16 images (~13 epochs of 3,000 faces, ~7 CPU minutes, once per
-  machine). Measured on synth-disfa fold 1 with ``fgnet/00_prior``'s linear probe: after 700
-  steps the W+ codes carried no AU information beyond the always-active floor (Avg F1 15.5 vs
-  14.8 on another test split); after 2,500 steps 23.8 vs 17.0, and unseen faces are
-  reconstructed 6.2 dB above the mean face instead of 4.5 dB.
+- Length (tiny): 2,500 steps of 16 images (~13 epochs of 3,000 faces; ``fgnet/00_prior``
+  took 521 s on 2 cores, once per machine). ``fgnet/00_prior``'s linear probe on the W+ codes
+  (synth-disfa fold 1) gives Avg F1 23.8 vs the always-active 17.0, and unseen faces are
+  reconstructed 6.2 dB above the mean face. After 700 steps (a one-off script, another test
+  split) the codes were at the floor (15.5 vs 14.8) and the PSNR gain was 4.5 dB.
 The result is weaker than FFHQ's generator (the tiny notebooks say so where they compare).
 
 This module reads a folder of images and never imports :mod:`aulib.synth` (the models room
