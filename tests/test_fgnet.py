@@ -317,3 +317,52 @@ def test_recipes_frame_subset_and_run_keys():
     assert k1 != recipes.run_key("fgnet", {"k": 5}, TrainConfig(epochs=2, seed=1), train=recipes.frames_digest(idx))
     assert k1 != recipes.run_key("fgnet", {"k": 4}, cfg, train=recipes.frames_digest(idx))
     assert k1 != recipes.run_key("fgnet", {"k": 5}, cfg, train=recipes.frames_digest(idx.iloc[:2]))
+
+
+def test_experiment_trains_in_the_run_cache_and_tests_within_and_across(tmp_path, monkeypatch):
+    """recipes.Experiment: one aligned dataset per corpus, fold subsets, cached runs that a
+    second call reads back, cross-domain tests on the shared AUs, the always-active floor."""
+    from aulib import synth
+    from aulib.data import protocols
+    from aulib.train import TrainConfig, recipes
+
+    monkeypatch.setenv("AULIB_CACHE", str(tmp_path / "cache"))
+    roots = {k: synth.ensure(f"synth-{k}", "smoke", root=tmp_path / "data") for k in ("disfa", "bp4d")}
+    cfg = TrainConfig(epochs=1, batch_size=4, max_iters_per_epoch=2, lr=1e-3, device="cpu", progress=False)
+    exp = recipes.Experiment(roots, "smoke", cfg, "fgnet", dict(TINY_KWARGS), image_size=32,
+                             max_test_frames=12, group="test", verbose=False)
+    fold = exp.folds("disfa")[0]
+    assert exp.aus("disfa") == list(exp.index["disfa"].attrs["aus"])
+    assert set(exp.frames("disfa", fold.test).subject) <= set(fold.test)
+    test = exp.test_faces("disfa", fold.test)
+    assert 9 <= len(test) <= 12                    # 12 frames drawn; smoke data drops a few (no face)
+    model = exp.train_on("disfa", fold)
+    assert model.aus == exp.aus("disfa") and model.heatmap_size == TINY_KWARGS["heatmap_size"]
+    runs = list((tmp_path / "cache" / "runs" / "smoke" / "test" / "disfa").iterdir())
+    assert len(runs) == 1 and (runs[0] / "best.pt").is_file()
+    again = exp.train_on("disfa", fold)            # read back from the cache: same weights
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    assert len(list((tmp_path / "cache" / "runs" / "smoke" / "test" / "disfa").iterdir())) == 1
+    within = exp.test_on(model, "disfa", fold.test)
+    assert within.probs.shape == (len(test), len(exp.aus("disfa")))
+    shared = list(protocols.shared_aus("disfa", "bp4d"))
+    cross = exp.test_on(model, "bp4d", exp.subjects("bp4d"), aus=shared)
+    assert list(cross.f1().index[:-1]) == shared
+    y = np.where(test.mask > 0, test.labels, np.nan)
+    rate = np.nanmean(y, axis=0)
+    expected = np.mean([200 * r / (1 + r) for r in rate])   # F1 of "always active" = 2r / (1 + r)
+    assert exp.floor("disfa", fold.test) == pytest.approx(expected, abs=1e-6)
+
+
+def test_fgnet_weights_per_profile(tmp_path):
+    from aulib.models import prior
+
+    with pytest.raises(FileNotFoundError, match="stylegan_checkpoint"):
+        prior.fgnet_weights("paper", stylegan_checkpoint="", psp_checkpoint=str(tmp_path / "psp.pt"))
+    g, e = tmp_path / "g.pt", tmp_path / "e.pt"
+    g.write_bytes(b"x")
+    e.write_bytes(b"x")
+    assert prior.fgnet_weights("paper", None, str(g), str(e)) == {"generator": str(g), "encoder": str(e)}
+    with pytest.raises(ValueError, match="faces_root"):
+        prior.fgnet_weights("tiny")

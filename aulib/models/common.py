@@ -258,3 +258,28 @@ def triplet_loss(anchor, positive, negative, margin: float = 0.1, normalise: boo
     d_an = (anchor - negative).pow(2).sum(-1)
     d_pn = (positive - negative).pow(2).sum(-1)
     return (F.relu(d_ap - d_an + margin) + F.relu(d_ap - d_pn + margin)).mean()
+
+
+class AUSubset(nn.Module):
+    """A trained model read on a subset of its AUs (cross-domain tests score the AUs both
+    datasets share: AU1, 2, 4, 6, 12, as FG-Net's ``eval_interpreter.py``). Works for any
+    model with an ``aus`` list whose output's dim 1 is the AU axis (FG-Net's heatmaps,
+    logit classifiers)."""
+
+    def __init__(self, model: nn.Module, aus):
+        super().__init__()
+        missing = [a for a in aus if a not in model.aus]
+        if missing:
+            raise ValueError(f"the model predicts {model.aus}; it has no output for {missing}")
+        self.model = model
+        self.aus = [str(a) for a in aus]
+        self.register_buffer("idx", torch.tensor([model.aus.index(a) for a in self.aus]), persistent=False)
+        self._aulib_train_subjects = getattr(model, "_aulib_train_subjects", frozenset())
+
+    def forward(self, image):
+        return self.model(image).index_select(1, self.idx)
+
+    def decide(self, output):
+        if hasattr(self.model, "decide"):
+            return self.model.decide(output)
+        return torch.sigmoid(output.float())

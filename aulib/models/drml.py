@@ -41,8 +41,9 @@ class RegionLayer(nn.Module):
 
 class DRML(AUWeights):
     def __init__(self, aus=DISFA_AUS, input_size: int = 170, grid: int = 8, fc_dims=(4096, 2048),
-                 dropout: float = 0.5, au_weighted: bool = False):
+                 dropout: float = 0.5, au_weighted: bool = False, resize: bool = False):
         super().__init__()
+        self.resize = bool(resize)
         self.aus = au_list(aus)
         self.input_size = int(input_size)
         self.init = "random"
@@ -63,7 +64,10 @@ class DRML(AUWeights):
         self._init_au_weights(len(self.aus))
 
     def forward(self, x):
-        if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
+        if (x.shape[-1] != self.input_size or x.shape[-2] != self.input_size) and self.resize:
+            x = nn.functional.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear",
+                                          align_corners=False, antialias=x.shape[-1] > self.input_size)
+        elif x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
             raise ValueError(f"DRML was built for {self.input_size}x{self.input_size} inputs (its FC layer "
                              f"size depends on it); got {tuple(x.shape[-2:])}. Resize/crop the images or "
                              "build the model with input_size=<your size>")
@@ -81,5 +85,6 @@ def drml(aus=DISFA_AUS,          # AU names predicted, in output order
          grid: int = 8,          # region layer grid (8x8 in the paper)
          fc_dims=(4096, 2048),   # hidden FC sizes
          dropout: float = 0.5,   # dropout after each hidden FC
-         au_weighted: bool = False):  # per-AU loss weights from base rates (off = paper's loss)
-    return DRML(aus, input_size, grid, tuple(fc_dims), dropout, au_weighted)
+         au_weighted: bool = False,  # per-AU loss weights from base rates (off = paper's loss)
+         resize: bool = False):  # resize inputs of another size to input_size (bilinear) instead of raising
+    return DRML(aus, input_size, grid, tuple(fc_dims), dropout, au_weighted, resize)

@@ -21,12 +21,14 @@ Ablations (Table 3) are options of this one model:
   pixel classifier, as FG-Net's first public commit). The paper upsamples to the input
   resolution (6080 channels); we upsample to the heatmap size, which the loss is taken at.
 - ``head="latent"``: a classifier on the W+ codes (flattened, MLP with one hidden layer of
-  ``latent_hidden`` units), trained with masked BCE; no generator, no heatmaps. The paper
+  ``latent_hidden`` units), trained with masked BCE (active terms weighted as the heatmap
+  loss's, see ``active_weight``); no generator, no heatmaps. The paper
   gives neither the head nor the loss for this variant.
 - ``drop_group="early" | "middle" | "late"``: the k blocks are split into three consecutive
   groups (``numpy.array_split``); paper k = 9 -> early = blocks 1-3 (4, 8, 16 px), middle =
-  4-6 (32, 64, 128 px), late = 7-9 (256, 512, 1024 px). Tiny (k = 5, 4..64 px): early =
-  1-2 (4, 8), middle = 3-4 (16, 32), late = 5 (64). :meth:`FGNet.feature_groups` prints it.
+  4-6 (32, 64, 128 px), late = 7-9 (256, 512, 1024 px). Tiny (k = 4, 4..32 px, up to the
+  32-px heatmap, as the paper's blocks reach past its heatmap): early = 1-2 (4, 8), middle =
+  3 (16), late = 4 (32). :meth:`FGNet.feature_groups` prints it.
 
 Where the paper is silent or paper and official code (ihp-lab/FG-Net) differ:
 - Input size: the paper says images are resized to 128x128 (§4.2); the official code feeds
@@ -64,6 +66,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..face.regions import BP4D_AUS, FGNET_ROI, FGNET_SIGMA
+from .common import AUSubset  # noqa: F401  (re-exported: notebooks import it from here)
 from .psp import GradualStyleEncoder, load_psp
 from .registry import register
 from .stylegan2 import Generator, load_rosinality
@@ -235,6 +238,7 @@ class FGNet(nn.Module):
             per AU, (1 - r) / r with r the AU's base rate in the training batches seen so far
             (a running mean, clipped to [1, 50]), so that an uninformative model's mean map sits
             at the decision boundary instead of "always inactive" - not a paper setting.
+            The latent-code head's BCE weights its active terms the same way.
         noise_mode: generator noise, "const" (stored buffers) or "random".
         feature_norm: "none" (paper) or "batch": standardise every element of each feature map
             f_i over the training batches (running statistics, no affine; a BatchNorm1d over the
@@ -425,11 +429,14 @@ class FGNet(nn.Module):
         return maps, mask
 
     def loss(self, batch: dict, output: torch.Tensor) -> torch.Tensor:
-        """Heatmap MSE (paper §3.4) over known AUs of samples with landmarks; latent head: BCE."""
+        """Heatmap MSE (paper §3.4) over known AUs of samples with landmarks; latent head: BCE.
+        ``active_weight`` weights the terms of active AUs in both."""
         n = len(self.aus)
         if self.head == "latent":
             mask = batch.get("au_mask", torch.ones_like(batch["au"])).float()
             per = F.binary_cross_entropy_with_logits(output.float(), batch["au"].float(), reduction="none")
+            if self.active_weight != 1.0:     # the same weighting of active AUs as the heatmap loss
+                mask = mask * torch.where(batch["au"].float() > 0.5, self._active_weights(batch, mask), 1.0)
             return (per * mask).sum() / mask.sum().clamp_min(1.0)
         target, mask = self.targets(batch)
         per = (output[:, :n].float() - target).pow(2).mean(dim=(-2, -1))
@@ -492,31 +499,6 @@ class FGNet(nn.Module):
                 "score": score, "active": score > 0.5, "label": item["au"].cpu().numpy()}
 
 
-class AUSubset(nn.Module):
-    """A trained model read on a subset of its AUs (cross-domain tests score the AUs both
-    datasets share: AU1, 2, 4, 6, 12, as FG-Net's ``eval_interpreter.py``). Works for any
-    model with an ``aus`` list whose output's dim 1 is the AU axis (FG-Net's heatmaps,
-    logit classifiers)."""
-
-    def __init__(self, model: nn.Module, aus):
-        super().__init__()
-        missing = [a for a in aus if a not in model.aus]
-        if missing:
-            raise ValueError(f"the model predicts {model.aus}; it has no output for {missing}")
-        self.model = model
-        self.aus = [str(a) for a in aus]
-        self.register_buffer("idx", torch.tensor([model.aus.index(a) for a in self.aus]), persistent=False)
-        self._aulib_train_subjects = getattr(model, "_aulib_train_subjects", frozenset())
-
-    def forward(self, image):
-        return self.model(image).index_select(1, self.idx)
-
-    def decide(self, output):
-        if hasattr(self.model, "decide"):
-            return self.model.decide(output)
-        return torch.sigmoid(output.float())
-
-
 def deviation_table(profile: str, **settings):
     """Where a notebook's run differs from the paper's FG-Net set-up, and why (DataFrame).
 
@@ -570,6 +552,32 @@ def deviation_table(profile: str, **settings):
                      f"a seeded subset of at most {settings['max_test_frames']} frames per test set", "CPU budget"))
     return pd.DataFrame(rows, columns=["item", "paper (official code where the paper is silent)",
                                        f"this run ({profile})", "why"])
+
+
+#: Baselines FG-Net's Tables 1-2 train beside it (aulib's re-implementations), with the paper
+#: rows they stand for in the store of reported numbers.
+BASELINES = {"drml": ("DRML (ours)", "drml"), "megraph": ("ME-GraphAU-style (ours)", "megraphau")}
+
+
+def baseline_kwargs(name: str, profile: str, dataset: str, weights=None) -> dict:
+    """Constructor arguments of a baseline trained beside FG-Net on ``dataset`` (its AUs are
+    set by the caller).
+
+    - ``drml``: the paper's 170-px network (``input_size=170``, FC 4096-2048) on the resized
+      aligned face; small profiles 96 px, FC 512-256. Per-AU loss weights on (the FG-Net
+      runs balance rare AUs too; DRML's plain BCE predicts every rare AU absent).
+    - ``megraph``: ME-GraphAU stage 1 (ANFL) with its ResNet-50 (small profiles: ResNet-18),
+      top-K neighbours 3 on DISFA and 4 on BP4D (methods.md E.1), ``weights`` the torchvision
+      ImageNet file of its backbone (None: random init, as SynthAU runs always are).
+    """
+    small = profile != "paper"
+    if name == "drml":
+        return dict(input_size=96 if small else 170, fc_dims=[512, 256] if small else [4096, 2048],
+                    au_weighted=True, resize=True)
+    if name == "megraph":
+        return dict(backbone="resnet18" if small else "resnet50", weights=weights,
+                    neighbours=3 if dataset == "disfa" else 4, input_size=64 if small else 256)
+    raise ValueError(f"no FG-Net baseline set-up for {name!r}; baselines: {', '.join(BASELINES)}")
 
 
 def heatmap_rows_figure(image, rows, names, title: str = "", size: float = 1.7):
@@ -660,7 +668,7 @@ TINY_KWARGS = dict(input_size=32, generator_size=32, style_dim=16, n_mlp=2, chan
 # The tiny profile's model (64-px faces, narrow); the prior in aulib.models.prior matches it.
 TINY_PROFILE_KWARGS = dict(input_size=64, generator_size=64, style_dim=32, n_mlp=2, channel_max=16,
                            encoder_units=(1, 1, 1, 1), encoder_depths=(8, 16, 24, 32),
-                           encoder_stem=8, k=5, heatmap_size=32, interp_kernel=3)
+                           encoder_stem=8, k=4, heatmap_size=32, interp_kernel=3)
 
 
 @register("fgnet",

@@ -231,6 +231,31 @@ def ensure_prior(images_root, profile: str = "tiny", device: str = "cpu", progre
     return path
 
 
+def fgnet_weights(profile: str, faces_root=None, stylegan_checkpoint="", psp_checkpoint="",
+                  device: str = "cpu") -> str | dict:
+    """FG-Net's starting weights for a profile (the ``weights`` argument of ``FGNet``).
+
+    paper: the user's FFHQ files, ``{"generator": stylegan_checkpoint (rosinality .pt),
+    "encoder": psp_checkpoint (pSp .pt)}`` - both must exist; smoke / tiny: the cached
+    synth-ffhq prior (:func:`ensure_prior` on ``faces_root``, pre-trained once per machine).
+    """
+    if profile == "paper":
+        files = {"generator": stylegan_checkpoint, "encoder": psp_checkpoint}
+        bad = [f"{name} ({arg or 'not set'})" for (name, arg), param in
+               zip(files.items(), ("stylegan_checkpoint", "psp_checkpoint")) if not arg or not Path(arg).is_file()]
+        if bad:
+            raise FileNotFoundError(
+                "the paper profile starts FG-Net from the FFHQ checkpoints; missing: " + ", ".join(bad)
+                + ". Set the notebook parameters stylegan_checkpoint (rosinality's "
+                "stylegan2-ffhq-config-f.pt) and psp_checkpoint (pSp's psp_ffhq_encode.pt); "
+                "see README 'Real datasets'.")
+        return files
+    if faces_root is None:
+        raise ValueError(f"the {profile} profile pre-trains its prior on synth-ffhq: pass faces_root, "
+                         f"e.g. aulib.synth.ensure('synth-ffhq', '{profile}')")
+    return str(ensure_prior(faces_root, profile, device=device))
+
+
 def load_prior(path) -> PSP:
     """The pre-trained encoder + generator (with ``latent_avg``) from a prior file."""
     enc, dec, avg, _ = load_psp(path)

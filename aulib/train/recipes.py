@@ -98,3 +98,129 @@ class FrameSubset(Subset):
         slots = base._slots[np.asarray(picked)]
         self.aus = list(base.aus)
         self.labels, self.mask, self.subjects = base.labels[slots], base.mask[slots], base.subjects[slots]
+
+
+class Experiment:
+    """The shared set-up of a paper's notebooks that train and test on several AU datasets.
+
+    Holds each dataset's root and frame index, aligns each dataset once (per AU list) and
+    hands out subject subsets of it, trains models in the shared run cache
+    (:func:`cached_fit`, validation on the fold's held-out subjects - never on test data) and
+    tests them, optionally on a subset of their AUs (cross-domain). FG-Net's Tables 1-3 and
+    Figures 5-8 are written with it; another paper's notebooks reuse it with their own
+    ``model`` and ``base_kwargs``.
+
+    Args:
+        roots: {dataset key: its root folder} (SynthAU stand-ins or the user's datasets).
+        profile: the notebook profile (names the run cache folder).
+        config: the :class:`TrainConfig` of every run (overridable per run).
+        model: registered model name trained by default.
+        base_kwargs: that model's constructor arguments (``aus`` is set per dataset).
+        image_size, alignment: how faces are aligned (:class:`aulib.data.AUDataset`).
+        max_test_frames: cap on frames per validation / test set (a seeded subset); 0 = all.
+        seed: seed of the subsets.
+        device: where predictions run.
+        group: run-cache folder prefix (``<group>/<dataset>``).
+        verbose: print one line per trained run.
+    """
+
+    def __init__(self, roots: dict, profile: str, config: TrainConfig, model: str = "fgnet",
+                 base_kwargs: dict | None = None, image_size: int = 256, alignment: str = "ffhq",
+                 max_test_frames: int = 0, seed: int = 0, device: str = "cpu", group: str = "notebooks",
+                 verbose: bool = True):
+        from aulib import data as D
+
+        self.roots = {k: Path(v) for k, v in roots.items()}
+        self.index = {k: D.frame_index(k, r) for k, r in self.roots.items()}
+        self.profile, self.config, self.model = profile, config, model
+        self.base_kwargs = dict(base_kwargs or {})
+        self.image_size, self.alignment = int(image_size), alignment
+        self.max_test_frames, self.seed, self.device = int(max_test_frames), int(seed), device
+        self.group, self.verbose = group, verbose
+        self._aligned: dict = {}
+
+    # -- data ----------------------------------------------------------------------------
+    def aus(self, k: str) -> list[str]:
+        """The AUs labelled in dataset k."""
+        return list(self.index[k].attrs["aus"])
+
+    def folds(self, k: str) -> list:
+        """Dataset k's subject-exclusive folds (:func:`aulib.data.folds`)."""
+        from aulib import data as D
+
+        return D.folds(k, subjects=self.index[k].subject.unique())
+
+    def subjects(self, k: str) -> list:
+        """Every subject of dataset k (a cross-domain test uses the whole target)."""
+        return list(self.index[k].subject.unique())
+
+    def frames(self, k: str, subjects, max_frames: int = 0):
+        """The frame index of dataset k's subjects (a seeded subset if ``max_frames``)."""
+        from aulib.data import protocols
+
+        idx = self.index[k][self.index[k].subject.isin(list(subjects))]
+        if max_frames and len(idx) > max_frames:
+            idx = protocols.subset(idx, max_frames, self.seed)
+        return idx
+
+    def faces_of(self, idx, aus=None) -> FrameSubset:
+        """Aligned faces of a frame index: items of one aligned dataset per (dataset, AU list),
+        so each frame is aligned once for every fold, subset and test set."""
+        from aulib.data import AUDataset
+
+        k = idx.attrs["dataset"]
+        key = (k, tuple(aus or self.aus(k)))
+        if key not in self._aligned:
+            self._aligned[key] = AUDataset(self.index[k], aus=aus, image_size=self.image_size,
+                                           alignment=self.alignment, progress=False)
+        return FrameSubset(self._aligned[key], idx)
+
+    def faces(self, k: str, subjects, aus=None, max_frames: int = 0) -> FrameSubset:
+        """Aligned faces of dataset k's subjects (a seeded subset if ``max_frames``)."""
+        return self.faces_of(self.frames(k, subjects, max_frames), aus=aus)
+
+    def test_faces(self, k: str, subjects, aus=None) -> FrameSubset:
+        """A test set: dataset k's subjects, capped at ``max_test_frames``."""
+        return self.faces(k, subjects, aus=aus, max_frames=self.max_test_frames)
+
+    def floor(self, k: str, subjects, aus=None) -> float:
+        """Average F1 of the always-active predictor on the test set of ``subjects`` (the
+        frames :meth:`test_on` scores, unknown labels masked)."""
+        from aulib.eval import metrics
+
+        ds = self.test_faces(k, subjects, aus=aus)
+        y, m = np.asarray(ds.labels, float), np.asarray(ds.mask, float)
+        return float(metrics.f1_per_au(y, np.ones_like(y), list(ds.aus), mask=m)["Avg"])
+
+    # -- training and testing -------------------------------------------------------------
+    def train_on(self, k: str, fold, tag: str = "", name: str | None = None, train_index=None,
+                 config: TrainConfig | None = None, **variant):
+        """A model trained on dataset k's ``fold`` (or on ``train_index``, a subset of its
+        training part), selected on the fold's validation subjects.
+
+        ``name`` defaults to the experiment's model, built from ``base_kwargs`` updated by
+        ``variant``; another registered model is built from ``variant`` alone. A run another
+        notebook made with the same model, settings and frames is read back, not retrained.
+        """
+        name = name or self.model
+        kw = dict(self.base_kwargs, **variant) if name == self.model else dict(variant)
+        kw["aus"] = self.aus(k)
+        tr = self.frames(k, fold.train) if train_index is None else train_index
+        va = self.frames(k, fold.val, max_frames=self.max_test_frames) if fold.val else None
+        model, res, run_dir = cached_fit(name, kw, self.faces_of(tr), None if va is None else self.faces_of(va),
+                                         config or self.config, self.profile, f"{self.group}/{k}", tr, va,
+                                         data_root=self.roots[k])
+        if self.verbose:
+            print(f"{tag or name}: {name} on {len(tr)} frames, best epoch {res.best_epoch} "
+                  f"(validation F1 {res.best_val_f1:.1f}), run {run_dir.name}")
+        return model
+
+    def test_on(self, model, k: str, subjects, aus=None):
+        """:class:`Predictions` of a trained model on dataset k's subjects, optionally read on
+        a subset ``aus`` of its outputs (cross-domain: the AUs both datasets label)."""
+        from aulib.models.common import AUSubset
+
+        from .loop import predict
+
+        return predict(model if aus is None else AUSubset(model, aus), self.test_faces(k, subjects, aus=aus),
+                       device=self.device)
