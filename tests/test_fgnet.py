@@ -274,10 +274,10 @@ def test_balanced_active_weight_tracks_training_base_rates():
     w = m._active_weights(batch, torch.ones_like(au))
     # AU1 active in 1 of 4 -> (1 - 0.25) / 0.25 = 3; AU12 in 2 of 4 -> 1
     assert torch.allclose(w, torch.tensor([3.0, 1.0]))
-    assert torch.allclose(m.active_rate, torch.tensor([0.25, 0.5]))
+    assert torch.allclose(m.base_rate.rate, torch.tensor([0.25, 0.5]))
     m.eval()
     m._active_weights({"au": torch.ones_like(au)}, torch.ones_like(au))
-    assert torch.allclose(m.active_rate, torch.tensor([0.25, 0.5]))  # no update outside training
+    assert torch.allclose(m.base_rate.rate, torch.tensor([0.25, 0.5]))  # no update outside training
     with pytest.raises(ValueError, match="active_weight"):
         FGNet(aus=["AU1"], active_weight=-1.0, **TINY_KWARGS)
 

@@ -134,3 +134,30 @@ def test_pretrained_backbone_file_round_trip(tmp_path):
         registry.create("megraph", aus=["AU1"], backbone="resnet18", backbone_weights=tmp_path / "x.pt")
     with pytest.raises(ValueError, match="resnet18"):
         registry.create("megraph", aus=["AU1"], backbone="resnet50", backbone_weights=path)
+
+
+def test_drml_balanced_loss_weights_rare_positives_and_resizes():
+    """balanced=True: the positive term of a rare AU weighs (1 - r) / r (running base rate r)."""
+    from aulib.models.common import RunningBaseRate
+
+    torch.manual_seed(0)
+    rb = RunningBaseRate(2).train()
+    y = torch.tensor([[1.0, 1.0], [0, 1], [0, 1], [0, 0]])     # rates 0.25 and 0.75
+    w = rb.weights(y, torch.ones_like(y))
+    assert torch.allclose(w, torch.tensor([3.0, 1.0]))         # (1 - .25) / .25; clipped at 1
+    rb.eval()
+    assert torch.allclose(rb.weights(torch.zeros(4, 2), torch.ones(4, 2)), w)   # eval: no update
+    m = registry.create("drml", aus=["AU1", "AU2"], input_size=80, fc_dims=[16, 8], resize=True, balanced=True)
+    plain = registry.create("drml", aus=["AU1", "AU2"], input_size=80, fc_dims=[16, 8], resize=True)
+    plain.load_state_dict(m.state_dict())
+    x = torch.randn(4, 3, 64, 64)                              # resized to 80 px inside
+    m.eval(), plain.eval()
+    out = m(x)
+    assert out.shape == (4, 2) and torch.equal(out, plain(x))
+    m.train()
+    batch = {"au": y, "au_mask": torch.ones_like(y)}
+    manual = torch.nn.functional.binary_cross_entropy_with_logits(out, y, pos_weight=torch.tensor([3.0, 1.0]))
+    assert torch.allclose(m.loss(batch, out), manual, atol=1e-6)
+    assert not torch.allclose(plain.loss(batch, out), manual)
+    with pytest.raises(ValueError, match="input_size"):
+        registry.create("drml", aus=["AU1"], input_size=80, fc_dims=[16, 8])(x)

@@ -142,6 +142,35 @@ def load_backbone_weights(backbone: Backbone, path) -> str:
     return f"pretrained:{p.name} ({obj.get('source', '?')})"
 
 
+class RunningBaseRate(nn.Module):
+    """Each AU's base rate estimated from the training batches a model sees (a running mean:
+    the plain mean over the first 20 batches, then an exponential one with momentum 0.05), and
+    the positive-term weights ``(1 - r) / r`` (clipped to [1, 50]) that balance each AU's
+    active and inactive frames - so that an uninformative model sits at the decision boundary
+    instead of answering "absent" for every rare AU. Not a paper setting; used by FG-Net's
+    ``active_weight=0`` and DRML's ``balanced=True`` so both get the same balancing.
+
+    The estimate is a non-persistent buffer: it is rebuilt from the batches after a resume.
+    """
+
+    def __init__(self, n: int, warmup: int = 20, momentum: float = 0.05, max_weight: float = 50.0):
+        super().__init__()
+        self.register_buffer("rate", torch.zeros(n), persistent=False)
+        self.batches, self.warmup, self.momentum, self.max_weight = 0, warmup, momentum, max_weight
+
+    def weights(self, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Per-AU weights of the active terms (n,); updates the estimate in training mode."""
+        if self.training:
+            with torch.no_grad():
+                known = (mask > 0).float()
+                rate = ((labels.float() > 0.5).float() * known).sum(0) / known.sum(0).clamp_min(1.0)
+                m = 1.0 / (self.batches + 1) if self.batches < self.warmup else self.momentum
+                self.rate.mul_(1 - m).add_(m * rate.to(self.rate))
+                self.batches += 1
+        r = self.rate.clamp(0.02, 1.0)
+        return ((1 - r) / r).clamp(1.0, self.max_weight).to(mask)
+
+
 class AUWeights(nn.Module):
     """Mixin-style module: a buffer of per-AU loss weights that ``fit`` fills from the training
     base rates through ``set_au_weights`` (stored in checkpoints, so resume is exact)."""

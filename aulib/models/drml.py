@@ -6,7 +6,9 @@ region layer (8x8 grid; each patch its own BN -> ReLU -> 3x3 conv, added back to
 -> ReLU -> maxpool 2 -> BN -> conv 8x8 (16) -> conv 8x8 (16) -> conv 6x6 stride 2 (16) ->
 conv 5x5 (16), ReLU after each -> FC 4096 -> FC 2048 (ReLU, dropout 0.5) -> FC n_AU. Loss:
 multi-label sigmoid cross-entropy ignoring unknown labels (our masked BCE; per-AU weights
-are off by default to follow the paper - ``au_weighted=True`` turns them on).
+are off by default to follow the paper - ``au_weighted=True`` turns them on; ``balanced=True``
+weights each AU's positive term by (1 - r) / r, r its running base rate, as FG-Net's
+``active_weight=0`` does - not a paper setting).
 
 Patches of a map whose side the grid does not divide are split as evenly as possible.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import DISFA_AUS, AUWeights, au_list, masked_bce
+from .common import DISFA_AUS, AUWeights, RunningBaseRate, au_list, masked_bce, weighted_bce
 from .registry import register
 
 
@@ -41,9 +43,11 @@ class RegionLayer(nn.Module):
 
 class DRML(AUWeights):
     def __init__(self, aus=DISFA_AUS, input_size: int = 170, grid: int = 8, fc_dims=(4096, 2048),
-                 dropout: float = 0.5, au_weighted: bool = False, resize: bool = False):
+                 dropout: float = 0.5, au_weighted: bool = False, resize: bool = False,
+                 balanced: bool = False):
         super().__init__()
         self.resize = bool(resize)
+        self.balanced = bool(balanced)
         self.aus = au_list(aus)
         self.input_size = int(input_size)
         self.init = "random"
@@ -62,6 +66,7 @@ class DRML(AUWeights):
             d = h
         self.classifier = nn.Sequential(*layers, nn.Linear(d, len(self.aus)))
         self._init_au_weights(len(self.aus))
+        self.base_rate = RunningBaseRate(len(self.aus))
 
     def forward(self, x):
         if (x.shape[-1] != self.input_size or x.shape[-2] != self.input_size) and self.resize:
@@ -75,7 +80,11 @@ class DRML(AUWeights):
         return self.classifier(f.flatten(1))
 
     def loss(self, batch, output):
-        return masked_bce(output, batch, self.au_weights if self.au_weighted else None)
+        weights = self.au_weights if self.au_weighted else None
+        if not self.balanced:
+            return masked_bce(output, batch, weights)
+        mask = batch.get("au_mask", torch.ones_like(batch["au"])).float()
+        return weighted_bce(output, batch["au"], weights, mask, pos_weight=self.base_rate.weights(batch["au"], mask))
 
 
 @register("drml", output="logits (B, n_aus)", paper="Zhao, Chu & Zhang, CVPR 2016 (DRML)",
@@ -86,5 +95,6 @@ def drml(aus=DISFA_AUS,          # AU names predicted, in output order
          fc_dims=(4096, 2048),   # hidden FC sizes
          dropout: float = 0.5,   # dropout after each hidden FC
          au_weighted: bool = False,  # per-AU loss weights from base rates (off = paper's loss)
-         resize: bool = False):  # resize inputs of another size to input_size (bilinear) instead of raising
-    return DRML(aus, input_size, grid, tuple(fc_dims), dropout, au_weighted, resize)
+         resize: bool = False,   # resize inputs of another size to input_size (bilinear) instead of raising
+         balanced: bool = False):  # weight each AU's positive term by (1 - r) / r (running base rate r)
+    return DRML(aus, input_size, grid, tuple(fc_dims), dropout, au_weighted, resize, balanced)

@@ -66,7 +66,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..face.regions import BP4D_AUS, FGNET_ROI, FGNET_SIGMA
-from .common import AUSubset  # noqa: F401  (re-exported: notebooks import it from here)
+from .common import AUSubset, RunningBaseRate  # AUSubset re-exported: notebooks import it from here
 from .psp import GradualStyleEncoder, load_psp
 from .registry import register
 from .stylegan2 import Generator, load_rosinality
@@ -302,8 +302,7 @@ class FGNet(nn.Module):
         if self.active_weight < 0:
             raise ValueError(f"active_weight must be >= 0 (0 = balanced), got {active_weight}")
         # running base rate of each AU in the training batches (active_weight=0 only)
-        self.register_buffer("active_rate", torch.zeros(len(self.aus)), persistent=False)
-        self._rate_batches = 0
+        self.base_rate = RunningBaseRate(len(self.aus))
         self.generator = Generator(generator_size, style_dim, n_mlp, channel_multiplier=channel_multiplier,
                                    channel_max=channel_max, noise_mode=noise_mode)
         if not 1 <= k <= self.generator.n_blocks:
@@ -448,15 +447,7 @@ class FGNet(nn.Module):
         """Weight of active-AU maps: ``active_weight``, or (0) balanced per AU (see class doc)."""
         if self.active_weight > 0:
             return torch.full_like(mask[0], self.active_weight)
-        if self.training:
-            with torch.no_grad():
-                known = (mask > 0).float()
-                rate = ((batch["au"].float() > 0.5).float() * known).sum(0) / known.sum(0).clamp_min(1.0)
-                m = 1.0 / (self._rate_batches + 1) if self._rate_batches < 20 else 0.05
-                self.active_rate.mul_(1 - m).add_(m * rate.to(self.active_rate))
-                self._rate_batches += 1
-        r = self.active_rate.clamp(0.02, 1.0)
-        return ((1 - r) / r).clamp(1.0, 50.0).to(mask)
+        return self.base_rate.weights(batch["au"], mask)
 
     def heatmap_scores(self, output: torch.Tensor) -> torch.Tensor:
         """Per-AU heatmap sums (B, n_aus) - the paper's decision statistic (active iff > 0)."""
@@ -564,16 +555,18 @@ def baseline_kwargs(name: str, profile: str, dataset: str, weights=None) -> dict
     set by the caller).
 
     - ``drml``: the paper's 170-px network (``input_size=170``, FC 4096-2048) on the resized
-      aligned face; small profiles 96 px, FC 512-256. Per-AU loss weights on (the FG-Net
-      runs balance rare AUs too; DRML's plain BCE predicts every rare AU absent).
+      aligned face; small profiles 80 px (the smallest its convolutions allow), FC 512-256.
+      Small profiles balance each AU's positive term (``balanced=True``), as their FG-Net runs
+      do (``active_weight=0``): with DRML's plain BCE every rare AU is predicted absent within
+      a few hundred steps (tiny: validation F1 0.0 for 6 epochs).
     - ``megraph``: ME-GraphAU stage 1 (ANFL) with its ResNet-50 (small profiles: ResNet-18),
       top-K neighbours 3 on DISFA and 4 on BP4D (methods.md E.1), ``weights`` the torchvision
       ImageNet file of its backbone (None: random init, as SynthAU runs always are).
     """
     small = profile != "paper"
     if name == "drml":
-        return dict(input_size=96 if small else 170, fc_dims=[512, 256] if small else [4096, 2048],
-                    au_weighted=True, resize=True)
+        return dict(input_size=80 if small else 170, fc_dims=[512, 256] if small else [4096, 2048],
+                    balanced=small, resize=True)
     if name == "megraph":
         return dict(backbone="resnet18" if small else "resnet50", weights=weights,
                     neighbours=3 if dataset == "disfa" else 4, input_size=64 if small else 256)
