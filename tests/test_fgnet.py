@@ -366,3 +366,47 @@ def test_fgnet_weights_per_profile(tmp_path):
     assert prior.fgnet_weights("paper", None, str(g), str(e)) == {"generator": str(g), "encoder": str(e)}
     with pytest.raises(ValueError, match="faces_root"):
         prior.fgnet_weights("tiny")
+
+
+def test_expression_labels_pretrain_a_megraph_backbone_once(tmp_path, monkeypatch):
+    """FG-Net's "ME-GraphAU + FFHQ pre-train" on SynthAU: expression labels from synth-ffhq's AU
+    ground truth (EMFACS-style prototypes), a cached backbone pre-training, megraph loads it."""
+    from aulib import synth
+    from aulib.data import DatasetLayoutError, dataset_root
+    from aulib.data import expressions as E
+    from aulib.models import create as create_model
+    from aulib.train import TrainConfig, recipes
+
+    assert E.expression_of({"AU6", "AU12", "AU25"}) == "happy"
+    assert E.expression_of({"AU1", "AU2", "AU26"}) == "surprise"
+    assert E.expression_of({"AU1", "AU2", "AU4", "AU5", "AU20"}) == "fear"      # fear is checked first
+    assert E.expression_of({"AU4", "AU7"}) == "anger" and E.expression_of(set()) == "neutral"
+    monkeypatch.setenv("AULIB_CACHE", str(tmp_path / "cache"))
+    root = synth.ensure("synth-ffhq", "smoke", root=tmp_path / "data")
+    labels = E.synth_expression_labels(root)
+    assert set(labels.columns) >= {"path", "subject", "name", "expression"} and len(labels) > 10
+    assert (labels.expression == [E.EXPRESSIONS.index(n) for n in labels.name]).all()
+    ds = E.FaceImages(root, labels, 32)
+    item = ds[0]
+    assert item["image"].shape == (3, 32, 32) and -1.0 <= float(item["image"].min()) <= float(item["image"].max()) <= 1.0
+    assert int(item["expression"]) == labels.expression.iloc[0]
+    with pytest.raises(FileNotFoundError, match="SynthAU"):
+        E.synth_expression_labels(tmp_path)
+    (tmp_path / "bad.csv").write_text("path,label\na.png,1\n")
+    with pytest.raises(ValueError, match="path and expression"):
+        E.read_expression_csv(tmp_path / "bad.csv")
+
+    cfg = TrainConfig(epochs=1, batch_size=4, max_iters_per_epoch=1, lr=1e-3, device="cpu", progress=False)
+    path = recipes.pretrained_backbone(root, None, cfg, "smoke", backbone="resnet18", input_size=32)
+    assert path.is_file()
+    stamp = path.stat().st_mtime_ns
+    assert recipes.pretrained_backbone(root, labels, cfg, "smoke", backbone="resnet18", input_size=32) == path
+    assert path.stat().st_mtime_ns == stamp                     # read back, not retrained
+    m = create_model("megraph", aus=["AU1", "AU2"], backbone="resnet18", backbone_weights=path, input_size=32)
+    assert m.init.startswith("pretrained:")
+
+    # the datasets root a notebook's data_root parameter names (not the dataset folder itself)
+    (tmp_path / "datasets" / "FFHQ").mkdir(parents=True)
+    assert dataset_root("ffhq", data_root=tmp_path / "datasets") == (tmp_path / "datasets" / "FFHQ").resolve()
+    with pytest.raises(DatasetLayoutError):
+        dataset_root("disfa", data_root=tmp_path / "nothing-here")

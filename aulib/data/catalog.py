@@ -155,8 +155,11 @@ def layout_error(name: str, root: Path, problem: str) -> DatasetLayoutError:
         f"file-by-file report. {_SYNTH_HINT}")
 
 
-def dataset_root(name: str, root: str | os.PathLike | None = None) -> Path:
-    """The folder a reader reads: ``root`` if given, else ``data_root()/<subfolder>``.
+def dataset_root(name: str, root: str | os.PathLike | None = None,
+                 data_root: str | os.PathLike | None = None) -> Path:
+    """The folder a reader reads: ``root`` (the dataset's own folder) if given, else
+    ``<data_root>/<subfolder>`` with ``data_root`` the datasets root (default
+    ``config.data_root()``: ``$AULIB_DATA`` or ``<repo>/data``).
 
     With no ``root``, the catalogue's alias folder names are tried too (e.g.
     ``CASIA-maxpy-clean``). A missing folder raises :class:`DatasetLayoutError`.
@@ -165,7 +168,7 @@ def dataset_root(name: str, root: str | os.PathLike | None = None) -> Path:
     if root is not None:
         path = Path(root).expanduser().resolve()
     else:
-        base = config.data_root()
+        base = config.data_root(data_root)
         path = base / d.subfolder
         for alt in d.aliases:
             if not path.exists() and (base / alt).exists():

@@ -270,3 +270,44 @@ def make_loader(ds: Dataset, batch_size: int = 32, train: bool | None = None,
                       persistent_workers=num_workers > 0, pin_memory=str(device).startswith("cuda"),
                       generator=g, drop_last=(train and len(ds) > batch_size)
                       if drop_last is None else drop_last)
+
+
+class FaceImages(Dataset):
+    """Already-aligned face images (e.g. FFHQ / ``synth-ffhq`` thumbnails) with one target each.
+
+    ``table``: rows with ``path`` (relative to ``root``), the ``target`` column and optionally
+    ``subject``. Every image is read once, resized to ``size`` (area interpolation) and kept as
+    uint8; unreadable files are dropped and listed in ``ledger``. Items: ``image`` (normalised
+    like :class:`AUDataset`: (v / 255 - mean) / std), ``<target>`` (int64) and ``subject``.
+    """
+
+    def __init__(self, root, table: pd.DataFrame, size: int, target: str = "expression",
+                 mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)):
+        from ..face.frames import imread_quiet
+
+        self.root, self.size, self.target = Path(root), int(size), target
+        images, keep, bad = [], [], []
+        for i, rel in enumerate(table["path"].astype(str)):
+            img = imread_quiet(self.root / rel)
+            if img is None:
+                bad.append(rel)
+                continue
+            images.append(cv2.resize(img, (self.size, self.size), interpolation=cv2.INTER_AREA)[:, :, ::-1])
+            keep.append(i)
+        if not images:
+            raise ValueError(f"none of the {len(table)} images under {self.root} could be read")
+        self.images = np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2))
+        rows = table.iloc[keep]
+        self.targets = rows[target].to_numpy(np.int64)
+        self.subjects = rows["subject"].astype(str).to_numpy() if "subject" in rows else rows["path"].astype(str).to_numpy()
+        self.ledger = pd.DataFrame({"path": bad, "reason": "corrupt file"})
+        self._scale = (1.0 / (255.0 * np.float32(std))).astype(np.float32).reshape(3, 1, 1)
+        self._bias = (-np.float32(mean) / np.float32(std)).astype(np.float32).reshape(3, 1, 1)
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        img = self.images[i].astype(np.float32) * self._scale + self._bias
+        return {"image": torch.from_numpy(img), self.target: torch.tensor(self.targets[i]),
+                "subject": self.subjects[i], "index": int(i)}

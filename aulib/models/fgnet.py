@@ -547,10 +547,13 @@ def deviation_table(profile: str, **settings):
 
 #: Baselines FG-Net's Tables 1-2 train beside it (aulib's re-implementations), with the paper
 #: rows they stand for in the store of reported numbers.
-BASELINES = {"drml": ("DRML (ours)", "drml"), "megraph": ("ME-GraphAU-style (ours)", "megraphau")}
+BASELINES = {"drml": ("DRML (ours)", "drml"), "megraph": ("ME-GraphAU-style (ours)", "megraphau"),
+             "megraph_pretrain": ("ME-GraphAU-style + expression pre-train (ours)", "megraphau-ffhq")}
+#: the registered model each baseline trains
+BASELINE_MODEL = {"drml": "drml", "megraph": "megraph", "megraph_pretrain": "megraph"}
 
 
-def baseline_kwargs(name: str, profile: str, dataset: str, weights=None) -> dict:
+def baseline_kwargs(name: str, profile: str, dataset: str, weights=None, backbone_weights=None) -> dict:
     """Constructor arguments of a baseline trained beside FG-Net on ``dataset`` (its AUs are
     set by the caller).
 
@@ -562,15 +565,29 @@ def baseline_kwargs(name: str, profile: str, dataset: str, weights=None) -> dict
     - ``megraph``: ME-GraphAU stage 1 (ANFL) with its ResNet-50 (small profiles: ResNet-18),
       top-K neighbours 3 on DISFA and 4 on BP4D (methods.md E.1), ``weights`` the torchvision
       ImageNet file of its backbone (None: random init, as SynthAU runs always are).
+    - ``megraph_pretrain``: the same, its backbone first trained on the face set's expression
+      labels (``backbone_weights``: the file :func:`aulib.train.recipes.pretrained_backbone`
+      returns) - FG-Net's "ME-GraphAU + FFHQ pre-train".
     """
     small = profile != "paper"
     if name == "drml":
         return dict(input_size=80 if small else 170, fc_dims=[512, 256] if small else [4096, 2048],
                     balanced=small, resize=True)
-    if name == "megraph":
-        return dict(backbone="resnet18" if small else "resnet50", weights=weights,
-                    neighbours=3 if dataset == "disfa" else 4, input_size=64 if small else 256)
+    if name in ("megraph", "megraph_pretrain"):
+        kw = dict(backbone=pretrain_backbone_name(profile), weights=weights,
+                  neighbours=3 if dataset == "disfa" else 4, input_size=64 if small else 256)
+        if name == "megraph_pretrain":
+            if backbone_weights is None:
+                raise ValueError("megraph_pretrain needs backbone_weights: the file of "
+                                 "aulib.train.recipes.pretrained_backbone(...)")
+            kw.update(weights=None, backbone_weights=str(backbone_weights))
+        return kw
     raise ValueError(f"no FG-Net baseline set-up for {name!r}; baselines: {', '.join(BASELINES)}")
+
+
+def pretrain_backbone_name(profile: str) -> str:
+    """The ME-GraphAU-style backbone of a profile (paper: ResNet-50; small profiles: ResNet-18)."""
+    return "resnet50" if profile == "paper" else "resnet18"
 
 
 def heatmap_rows_figure(image, rows, names, title: str = "", size: float = 1.7):

@@ -76,6 +76,42 @@ def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: Tr
     return model, res, Path(run_dir)
 
 
+def pretrained_backbone(images_root, labels, config: TrainConfig, profile: str, backbone: str = "resnet50",
+                        input_size: int = 224, weights=None, target: str = "expression",
+                        n_outputs: int | None = None) -> Path:
+    """A backbone pre-trained on a face set's expression labels, in the shared run cache
+    (FG-Net's "ME-GraphAU + FFHQ pre-train": the backbone is trained on FFHQ's expression
+    classes first, then ``megraph(backbone_weights=<this file>)``).
+
+    ``labels``: a table with ``path`` (relative to ``images_root``), ``target`` (class index)
+    and optionally ``subject``; a path to the user's CSV of FFHQ labels
+    (:func:`aulib.data.expressions.read_expression_csv`); or None: derived from the SynthAU
+    ground truth of ``images_root`` (:func:`~aulib.data.expressions.synth_expression_labels`). The run is keyed by the backbone, the configuration, the labels and the
+    fingerprint of ``images_root``; a finished run's file is returned without training.
+    """
+    from aulib.data.expressions import FaceImages, read_expression_csv, synth_expression_labels
+
+    from .pretrain import BACKBONE_FILE, pretrain_backbone
+
+    if labels is None:
+        labels = synth_expression_labels(images_root)
+    elif isinstance(labels, (str, Path)):
+        labels = read_expression_csv(labels)
+    n_outputs = int(n_outputs or (int(labels[target].max()) + 1))
+    kw = {"backbone": backbone, "n_outputs": n_outputs, "input_size": int(input_size),
+          "weights": None if weights is None else str(weights)}
+    digest = hashlib.sha256(labels[["path", target]].to_csv(index=False).encode()).hexdigest()[:16]
+    key = run_key("expression_pretrain", kw, config, data=aconfig.fingerprint_path(images_root), labels=digest)
+    run_dir = aconfig.cache_dir("runs", profile, "pretrain", key)
+    if (run_dir / BACKBONE_FILE).is_file():
+        return run_dir / BACKBONE_FILE
+    aconfig.seed_everything(config.seed)
+    return pretrain_backbone(FaceImages(images_root, labels, int(input_size), target=target), config, run_dir,
+                             backbone=backbone, n_outputs=n_outputs, kind="multiclass", target=target,
+                             weights=weights, input_size=int(input_size),
+                             source=f"{Path(images_root).name} {target} labels ({len(labels)} faces)")
+
+
 class FrameSubset(Subset):
     """The items of one aligned :class:`aulib.data.AUDataset` whose frames are in ``index``
     (matched by ``path``; repeats allowed), so one alignment cache serves every fold, subset
@@ -224,3 +260,27 @@ class Experiment:
 
         return predict(model if aus is None else AUSubset(model, aus), self.test_faces(k, subjects, aus=aus),
                        device=self.device)
+
+
+def fgnet_baseline(exp: Experiment, name: str, dataset: str, imagenet=None, ffhq_root=None,
+                   ffhq_expressions=None) -> tuple[str, dict]:
+    """(registered model, constructor arguments) of a baseline FG-Net's notebooks train on
+    ``dataset`` (:data:`aulib.models.fgnet.BASELINES`); ``megraph_pretrain`` first
+    pre-trains its backbone on ``ffhq_root``'s expression labels (the user's CSV
+    ``ffhq_expressions``, or SynthAU's when None) with the experiment's configuration, once.
+    """
+    from aulib.models.fgnet import BASELINE_MODEL, BASELINES, baseline_kwargs, pretrain_backbone_name
+
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}; FG-Net's notebooks train {', '.join(BASELINES)}")
+    backbone = None
+    if name == "megraph_pretrain":
+        if ffhq_root is None:
+            raise ValueError("megraph_pretrain pre-trains on a face set with expression labels: pass ffhq_root "
+                             "(synth-ffhq, or the user's FFHQ folder with ffhq_expressions)")
+        kw = baseline_kwargs("megraph", exp.profile, dataset)
+        backbone = pretrained_backbone(ffhq_root, ffhq_expressions, exp.config, exp.profile,
+                                       backbone=pretrain_backbone_name(exp.profile), input_size=kw["input_size"],
+                                       weights=imagenet)
+    return BASELINE_MODEL[name], baseline_kwargs(name, exp.profile, dataset, weights=imagenet, backbone_weights=backbone)
+
