@@ -19,6 +19,10 @@ Public API
     ``subset(index, n, seed)``, ``adld_bp4d_split()``, ``emotionet_split(index, ...)``.
 ``AUDataset(index, aus, image_size, alignment="similarity"|"ffhq"|"none", landmarks="auto",
     train=False, cache=True)`` and ``make_loader(ds, batch_size, ...)`` (torch; imported lazily).
+``expressions``: basic-expression labels of a face set (``synth_expression_labels(root)`` from
+    SynthAU's AU ground truth, ``read_expression_csv(path)`` for the user's FFHQ labels) and
+    ``FaceImages(root, table, size)``, those faces as a torch Dataset (FG-Net's ME-GraphAU
+    pre-train baseline).
 
 Label conventions: DISFA intensity >= 2 is an occurrence (``readers/disfa.py``); BP4D's 9 and
 EmotioNet's 999 are unknown -> NaN -> ``au_mask = 0``, never 0 (``readers/bp4d.py``).

@@ -1,5 +1,10 @@
 """Shared set-up for paper notebooks: trained runs reused across notebooks.
 
+Owns :class:`Experiment` (datasets aligned once, fold subsets, cached training, tests within
+and across domains, the always-active floor), :func:`cached_fit` (the run cache),
+:func:`pretrained_backbone` (expression pre-training, cached) and :func:`fgnet_baseline`
+(the baselines FG-Net's notebooks train beside it).
+
 One training run is often needed by several notebooks (FG-Net: Table 1's fold-1 model is
 also Table 2's cross-domain model, Table 3's full model, Figure 6's "all frames" point and
 Figures 5/8's model). :func:`cached_fit` puts each run in a cache folder keyed by
@@ -86,8 +91,9 @@ def pretrained_backbone(images_root, labels, config: TrainConfig, profile: str, 
     ``labels``: a table with ``path`` (relative to ``images_root``), ``target`` (class index)
     and optionally ``subject``; a path to the user's CSV of FFHQ labels
     (:func:`aulib.data.expressions.read_expression_csv`); or None: derived from the SynthAU
-    ground truth of ``images_root`` (:func:`~aulib.data.expressions.synth_expression_labels`). The run is keyed by the backbone, the configuration, the labels and the
-    fingerprint of ``images_root``; a finished run's file is returned without training.
+    ground truth of ``images_root`` (:func:`~aulib.data.expressions.synth_expression_labels`).
+    The run is keyed by the backbone, the configuration, the labels and the fingerprint of
+    ``images_root``; a finished run's file is returned without training.
     """
     from aulib.data.expressions import FaceImages, read_expression_csv, synth_expression_labels
 
