@@ -113,6 +113,28 @@ def test_feature_norm_standardises_each_feature_element_over_the_batch():
         FGNet(**TINY_KWARGS, feature_norm="layer")
 
 
+def test_ghfeat_baseline_is_a_frozen_prior_with_standardised_codes():
+    from aulib.models.fgnet import BASELINE_MODEL, BASELINES, baseline_kwargs
+
+    kw = baseline_kwargs("ghfeat", "tiny", "disfa")
+    assert BASELINE_MODEL["ghfeat"] == "fgnet" and "ghfeat" in BASELINES
+    torch.manual_seed(0)
+    m = create("fgnet", **TINY_KWARGS, **kw).train()
+    assert isinstance(m.interpreter.norm, torch.nn.BatchNorm1d) and len(m.feature_norms) == 0
+    b = _batch()
+    out = m(b["image"])
+    m.loss(b, out).backward()
+    # only the classifier learns; the prior (encoder and generator) stays as pre-trained
+    assert all(p.grad is None for p in m.encoder.parameters())
+    assert m.interpreter.mlp[1].weight.grad.abs().sum() > 0
+    # the codes reach the classifier standardised over the batch, element by element
+    codes = m.encode(b["image"]).flatten(1)
+    z = m.interpreter.norm(codes)
+    assert z.mean(0).abs().max() < 1e-4 and codes.mean(0).abs().max() > 1e-3
+    # the plain latent head (Table 3) has no such step: its state dict is unchanged
+    assert not any(k.startswith("interpreter.norm") for k in create("fgnet", **TINY_KWARGS, head="latent").state_dict())
+
+
 def test_decide_is_heatmap_sum_rule():
     m = FGNet(**TINY_KWARGS).eval()
     out = torch.zeros(2, 12, 16, 16)

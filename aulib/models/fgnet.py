@@ -185,15 +185,18 @@ class UpscaleConcatInterpreter(nn.Module):
 
 
 class LatentClassifier(nn.Module):
-    """Table 3 "latent code": an MLP on the flattened W+ codes -> per-AU logits."""
+    """Table 3 "latent code": an MLP on the flattened W+ codes -> per-AU logits; ``norm=True``
+    first standardises every code element over the training batches (``feature_norm="batch"``)."""
 
-    def __init__(self, n_latent: int, style_dim: int, n_aus: int, hidden: int = 256, dropout: float = 0.1):
+    def __init__(self, n_latent: int, style_dim: int, n_aus: int, hidden: int = 256, dropout: float = 0.1,
+                 norm: bool = False):
         super().__init__()
+        self.norm = nn.BatchNorm1d(n_latent * style_dim, affine=False) if norm else nn.Identity()
         self.mlp = nn.Sequential(nn.Flatten(1), nn.Linear(n_latent * style_dim, hidden), nn.ReLU(),
                                  nn.Dropout(dropout), nn.Linear(hidden, n_aus))
 
     def forward(self, codes):
-        return self.mlp(codes)
+        return self.mlp(self.norm(codes.flatten(1)))
 
 
 def _init_official(module: nn.Module) -> None:
@@ -244,7 +247,8 @@ class FGNet(nn.Module):
             f_i over the training batches (running statistics, no affine; a BatchNorm1d over the
             flattened map) before the interpreter. Not a paper setting: a weak prior's feature
             maps barely vary between faces (at tiny, 2-4 % of their spread), so the interpreter
-            otherwise sees a near-constant input.
+            otherwise sees a near-constant input. With ``head="latent"``: every W+ code element
+            is standardised the same way before the classifier (the GH-Feat-style baseline).
         finetune: "all" (paper: encoder + generator + interpreter) or "interpreter".
         input_mean, input_std: the normalisation of the images given to forward (per
             channel); they are mapped to pSp's [-1, 1] range (mean = std = 0.5: no change).
@@ -321,7 +325,7 @@ class FGNet(nn.Module):
             raise ValueError(f"feature_norm must be 'none' or 'batch', got {feature_norm!r}")
         self.feature_norm = feature_norm
         self.feature_norms = nn.ModuleList(
-            [nn.BatchNorm1d(c * r * r, affine=False) for c, r in zip(chans, res)] if feature_norm == "batch" else [])
+            [nn.BatchNorm1d(c * r * r, affine=False) for c, r in zip(chans, res)] if feature_norm == "batch" and head != "latent" else [])
         n_out = int(out_channels or len(self.aus))
         if n_out < len(self.aus):
             raise ValueError(f"out_channels={n_out} < {len(self.aus)} AUs")
@@ -332,7 +336,7 @@ class FGNet(nn.Module):
             self.interpreter = UpscaleConcatInterpreter(chans, n_out, self.heatmap_size)
         else:
             self.interpreter = LatentClassifier(self.generator.n_latent, style_dim, len(self.aus),
-                                                latent_hidden, dropout)
+                                                latent_hidden, dropout, norm=feature_norm == "batch")
         self.init = "random"
         if weights:
             self.load_pretrained(weights)
@@ -548,9 +552,10 @@ def deviation_table(profile: str, **settings):
 #: Baselines FG-Net's Tables 1-2 train beside it (aulib's re-implementations), with the paper
 #: rows they stand for in the store of reported numbers.
 BASELINES = {"drml": ("DRML (ours)", "drml"), "megraph": ("ME-GraphAU-style (ours)", "megraphau"),
-             "megraph_pretrain": ("ME-GraphAU-style + expression pre-train (ours)", "megraphau-ffhq")}
-#: the registered model each baseline trains
-BASELINE_MODEL = {"drml": "drml", "megraph": "megraph", "megraph_pretrain": "megraph"}
+             "megraph_pretrain": ("ME-GraphAU-style + expression pre-train (ours)", "megraphau-ffhq"),
+             "ghfeat": ("GH-Feat-style: frozen prior's W+ codes + classifier (ours)", "ghfeat")}
+#: the registered model each baseline trains ("ghfeat" is FG-Net's own model, see baseline_kwargs)
+BASELINE_MODEL = {"drml": "drml", "megraph": "megraph", "megraph_pretrain": "megraph", "ghfeat": "fgnet"}
 
 
 def baseline_kwargs(name: str, profile: str, dataset: str, weights=None, backbone_weights=None) -> dict:
@@ -568,8 +573,18 @@ def baseline_kwargs(name: str, profile: str, dataset: str, weights=None, backbon
     - ``megraph_pretrain``: the same, its backbone first trained on the face set's expression
       labels (``backbone_weights``: the file :func:`aulib.train.recipes.pretrained_backbone`
       returns) - FG-Net's "ME-GraphAU + FFHQ pre-train".
+    - ``ghfeat``: GH-Feat-style (Xu et al., CVPR 2021, a row of FG-Net's Tables 1-2): a
+      classifier on the W+ codes of the *frozen* generative prior - Table 3's latent-code head
+      with ``finetune="interpreter"``, each code element standardised (``feature_norm="batch"``,
+      as a linear probe standardises its inputs: a small prior's codes barely vary between
+      faces, and without it the classifier stayed below the floor at tiny). These are overrides of the experiment's FG-Net
+      arguments (same prior weights). GH-Feat trains its own hierarchical encoder against
+      StyleGAN; we read the codes of FG-Net's prior (the pSp FFHQ encoder at paper profile,
+      our synth-ffhq prior at tiny), and the paper does not say which head it put on GH-Feat.
     """
     small = profile != "paper"
+    if name == "ghfeat":
+        return dict(head="latent", finetune="interpreter", feature_norm="batch")
     if name == "drml":
         return dict(input_size=80 if small else 170, fc_dims=[512, 256] if small else [4096, 2048],
                     balanced=small, resize=True)
@@ -583,6 +598,22 @@ def baseline_kwargs(name: str, profile: str, dataset: str, weights=None, backbon
             kw.update(weights=None, backbone_weights=str(backbone_weights))
         return kw
     raise ValueError(f"no FG-Net baseline set-up for {name!r}; baselines: {', '.join(BASELINES)}")
+
+
+def baseline_note(name: str, profile: str) -> str:
+    """How our run of a baseline differs from the one in the paper's tables (for the notebooks'
+    deviation tables); see :func:`baseline_kwargs`."""
+    small = profile != "paper"
+    notes = {
+        "drml": "our DRML (region layer + multi-label)" + (", 80-px input, FC 512-256, balanced BCE" if small else ""),
+        "megraph": "ME-GraphAU stage 1 (ANFL) only" + (", ResNet-18 from random init" if small else ""),
+        "megraph_pretrain": "ME-GraphAU stage 1, its backbone first trained on the face set's expression labels "
+                            "(synth-ffhq: classes derived from its AU ground truth) for the same steps",
+        "ghfeat": "GH-Feat's own encoder replaced by FG-Net's frozen prior: an MLP on its standardised W+ codes",
+    }
+    if name not in notes:
+        raise ValueError(f"unknown baseline {name!r}; baselines: {', '.join(BASELINES)}")
+    return notes[name]
 
 
 def pretrain_backbone_name(profile: str) -> str:

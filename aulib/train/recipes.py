@@ -279,6 +279,9 @@ def fgnet_baseline(exp: Experiment, name: str, dataset: str, imagenet=None, ffhq
 
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; FG-Net's notebooks train {', '.join(BASELINES)}")
+    if name == "ghfeat" and exp.model != BASELINE_MODEL[name]:
+        raise ValueError(f"the ghfeat baseline is FG-Net with a frozen prior and a latent-code head; it needs an "
+                         f"Experiment of model 'fgnet' (its prior weights), this one trains {exp.model!r}")
     backbone = None
     if name == "megraph_pretrain":
         if ffhq_root is None:
