@@ -553,7 +553,7 @@ def deviation_table(profile: str, **settings):
 #: rows they stand for in the store of reported numbers.
 BASELINES = {"drml": ("DRML (ours)", "drml"), "megraph": ("ME-GraphAU-style (ours)", "megraphau"),
              "megraph_pretrain": ("ME-GraphAU-style + expression pre-train (ours)", "megraphau-ffhq"),
-             "ghfeat": ("GH-Feat-style: frozen prior's W+ codes + classifier (ours)", "ghfeat")}
+             "ghfeat": ("GH-Feat-style (ours)", "ghfeat")}
 #: the registered model each baseline trains ("ghfeat" is FG-Net's own model, see baseline_kwargs)
 BASELINE_MODEL = {"drml": "drml", "megraph": "megraph", "megraph_pretrain": "megraph", "ghfeat": "fgnet"}
 
