@@ -1,4 +1,6 @@
 """FG-Net: pSp checkpoint layout, heatmap targets, the model and its ablations, the prior."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -341,6 +343,15 @@ def test_recipes_frame_subset_and_run_keys():
     assert k1 != recipes.run_key("fgnet", {"k": 5}, cfg, train=recipes.frames_digest(idx.iloc[:2]))
 
 
+def test_code_digest_ignores_comments_and_docstrings_only():
+    from aulib.train.recipes import code_digest
+
+    src = 'def f(x):\n    """Double."""\n    return 2 * x  # twice\n'
+    assert code_digest(src) == code_digest('def f(x):\n    """Twice x."""\n\n    return 2*x\n')
+    assert code_digest(src) == code_digest("def f(x):\n    return 2 * x\n")
+    assert code_digest(src) != code_digest('def f(x):\n    """Double."""\n    return 3 * x\n')
+
+
 def test_experiment_trains_in_the_run_cache_and_tests_within_and_across(tmp_path, monkeypatch):
     """recipes.Experiment: one aligned dataset per corpus, fold subsets, cached runs that a
     second call reads back, cross-domain tests on the shared AUs, the always-active floor."""
@@ -366,6 +377,13 @@ def test_experiment_trains_in_the_run_cache_and_tests_within_and_across(tmp_path
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
     assert len(list((tmp_path / "cache" / "runs" / "smoke" / "test" / "disfa").iterdir())) == 1
+    # the run remembers the version of fgnet.py it was trained with; a changed one is flagged on reuse
+    opts = runs[0] / "options.json"
+    stored = json.loads(opts.read_text())
+    assert stored["code"] == recipes.model_code_digest("fgnet")
+    opts.write_text(json.dumps({**stored, "code": "0" * 16}))
+    with pytest.warns(recipes.StaleRunWarning, match="fgnet.py"):
+        exp.train_on("disfa", fold)
     within = exp.test_on(model, "disfa", fold.test)
     assert within.probs.shape == (len(test), len(exp.aus("disfa")))
     shared = list(protocols.shared_aus("disfa", "bp4d"))

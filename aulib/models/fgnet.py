@@ -325,7 +325,8 @@ class FGNet(nn.Module):
             raise ValueError(f"feature_norm must be 'none' or 'batch', got {feature_norm!r}")
         self.feature_norm = feature_norm
         self.feature_norms = nn.ModuleList(
-            [nn.BatchNorm1d(c * r * r, affine=False) for c, r in zip(chans, res)] if feature_norm == "batch" and head != "latent" else [])
+            [nn.BatchNorm1d(c * r * r, affine=False) for c, r in zip(chans, res)]
+            if feature_norm == "batch" and head != "latent" else [])
         n_out = int(out_channels or len(self.aus))
         if n_out < len(self.aus):
             raise ValueError(f"out_channels={n_out} < {len(self.aus)} AUs")
@@ -517,7 +518,8 @@ def deviation_table(profile: str, **settings):
          f"{m['input_size']} px / {m['heatmap_size']} px, sigma {20 * m['heatmap_size'] / 128:g}",
          "CPU budget" if not paper else "-"),
         ("generator features", "k = 9 blocks (4 ... 1024 px), widths up to 512",
-         f"k = {m['k']} blocks (4 ... {m['generator_size']} px), widths <= {m['channel_max']}",
+         f"k = {m['k']} blocks (4 ... {4 * 2 ** (m['k'] - 1)} px of a {m['generator_size']}-px generator), "
+         f"widths <= {m['channel_max']}",
          "CPU budget" if not paper else "-"),
         ("optimiser", "AdamW, lr 5e-5, weight decay 5e-4, grad clip 0.1, constant lr",
          f"AdamW, lr {settings.get('lr', '?')}, weight decay 5e-4, grad clip 0.1, constant lr",
@@ -577,8 +579,9 @@ def baseline_kwargs(name: str, profile: str, dataset: str, weights=None, backbon
       classifier on the W+ codes of the *frozen* generative prior - Table 3's latent-code head
       with ``finetune="interpreter"``, each code element standardised (``feature_norm="batch"``,
       as a linear probe standardises its inputs: a small prior's codes barely vary between
-      faces, and without it the classifier stayed below the floor at tiny). These are overrides of the experiment's FG-Net
-      arguments (same prior weights). GH-Feat trains its own hierarchical encoder against
+      faces, and without it the classifier stayed below the floor at tiny). These are overrides
+      of the experiment's FG-Net arguments (same prior weights). GH-Feat trains its own
+      hierarchical encoder against
       StyleGAN; we read the codes of FG-Net's prior (the pSp FFHQ encoder at paper profile,
       our synth-ffhq prior at tiny), and the paper does not say which head it put on GH-Feat.
     """

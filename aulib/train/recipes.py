@@ -12,12 +12,19 @@ everything that changes its result - the model name and constructor arguments, t
 training configuration (seed included), the exact training and validation frames and the
 fingerprint of the data folder - so the second notebook reads the first one's checkpoint
 instead of retraining. It relies on :func:`aulib.train.fit`'s resume: a finished run is
-loaded from ``best.pt``, an interrupted one continues from ``last.pt``.
+loaded from ``best.pt``, an interrupted one continues from ``last.pt``. The key leaves out the
+code, so that an edit does not retrain an hour of runs; instead each run records a digest of the
+code of the module that defines its model (:func:`code_digest`: comments and docstrings do not
+count), and reading a run back after that code changed raises a :class:`StaleRunWarning`
+naming the run folder to delete.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +59,35 @@ def run_key(model_name: str, model_kwargs: dict, config: TrainConfig, **parts) -
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+class StaleRunWarning(UserWarning):
+    """A cached run was trained with another version of its model's source file."""
+
+
+def model_source(model_name: str) -> Path:
+    """The source file of the module that registers ``model_name`` (``fgnet``: aulib/models/fgnet.py)."""
+    from aulib.models import registry
+
+    return Path(sys.modules[registry.get(model_name).build.__module__].__file__)
+
+
+def code_digest(source: str) -> str:
+    """A short digest of Python source that ignores comments, docstrings and layout (it hashes
+    the syntax tree without docstrings), so only edits to what the code does change it."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
+
+
+def model_code_digest(model_name: str) -> str:
+    """:func:`code_digest` of the :func:`model_source` of ``model_name``."""
+    return code_digest(model_source(model_name).read_text())
+
+
 def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: TrainConfig, profile: str,
                group: str, train_index, val_index=None, data_root=None) -> tuple:
     """Train ``model_name(**model_kwargs)`` (or read the finished run) in the shared run cache.
@@ -68,13 +104,20 @@ def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: Tr
                   val=frames_digest(val_index))
     run_dir = aconfig.cache_dir("runs", profile, *group.split("/"), key)
     opts = run_dir / "options.json"
+    code = model_code_digest(model_name)
     if not opts.is_file():
         run_dir.mkdir(parents=True, exist_ok=True)
         opts.write_text(json.dumps({"model": model_name, "model_kwargs": ck._plain(dict(model_kwargs)),
                                     "config": config.to_dict(), "data": data_fp,
                                     "train": frames_digest(train_index), "val": frames_digest(val_index),
-                                    "n_train": len(train_ds), "n_val": 0 if val_ds is None else len(val_ds)},
-                                   indent=1, sort_keys=True))
+                                    "n_train": len(train_ds), "n_val": 0 if val_ds is None else len(val_ds),
+                                    "code": code}, indent=1, sort_keys=True))
+    else:
+        stored = json.loads(opts.read_text()).get("code")
+        if stored and stored != code:    # runs from before digests were recorded carry none
+            warnings.warn(f"run {run_dir} was trained with another version of {model_source(model_name).name} "
+                          f"(digest {stored}, now {code}); its weights are reused as they are. Delete that "
+                          "folder to retrain with the current code.", StaleRunWarning, stacklevel=2)
     aconfig.seed_everything(config.seed)
     model = ck.create_model(model_name, **model_kwargs)
     res: FitResult = fit(model, train_ds, val_ds, config, run_dir)
@@ -273,7 +316,8 @@ def fgnet_baseline(exp: Experiment, name: str, dataset: str, imagenet=None, ffhq
     """(registered model, constructor arguments) of a baseline FG-Net's notebooks train on
     ``dataset`` (:data:`aulib.models.fgnet.BASELINES`); ``megraph_pretrain`` first
     pre-trains its backbone on ``ffhq_root``'s expression labels (the user's CSV
-    ``ffhq_expressions``, or SynthAU's when None) with the experiment's configuration, once.
+    ``ffhq_expressions``, or SynthAU's when None) with the experiment's configuration, once;
+    ``ghfeat`` returns overrides of the experiment's own FG-Net arguments (its prior, frozen).
     """
     from aulib.models.fgnet import BASELINE_MODEL, BASELINES, baseline_kwargs, pretrain_backbone_name
 
