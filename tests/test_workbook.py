@@ -191,3 +191,12 @@ def test_a_table_and_a_figure_may_share_a_name(tmp_path):
     run.table(pd.DataFrame({"a": [2.0]}), "gap", display=False)      # a re-run cell replaces its own kind
     kinds = sorted((a["kind"], tuple(a["files"])) for a in run.artifacts)
     assert kinds == [("figure", ("gap.png",)), ("table", ("gap.csv", "gap.md"))]
+
+
+def test_choices_reads_a_comma_list_parameter_and_names_the_valid_items():
+    from aulib.workbook import choices
+
+    assert choices("baselines", " drml, megraph ,", ["drml", "megraph", "ghfeat"]) == ["drml", "megraph"]
+    assert choices("baselines", "", ["drml"]) == []
+    with pytest.raises(ValueError, match=r"parameter baselines: unknown 'jaa'; valid: drml, megraph"):
+        choices("baselines", "drml,jaa", ["drml", "megraph"])

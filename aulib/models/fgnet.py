@@ -581,9 +581,9 @@ def baseline_kwargs(name: str, profile: str, dataset: str, weights=None, backbon
       as a linear probe standardises its inputs: a small prior's codes barely vary between
       faces, and without it the classifier stayed below the floor at tiny). These are overrides
       of the experiment's FG-Net arguments (same prior weights). GH-Feat trains its own
-      hierarchical encoder against
-      StyleGAN; we read the codes of FG-Net's prior (the pSp FFHQ encoder at paper profile,
-      our synth-ffhq prior at tiny), and the paper does not say which head it put on GH-Feat.
+      hierarchical encoder against StyleGAN; we read the codes of FG-Net's prior (the pSp FFHQ
+      encoder at paper profile, our synth-ffhq prior at tiny), and the paper does not say which
+      head it put on GH-Feat.
     """
     small = profile != "paper"
     if name == "ghfeat":

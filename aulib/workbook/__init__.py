@@ -1,6 +1,7 @@
 """Workbook room: notebook registry, papermill execution, cache keys, manifest, index and
 the CLI (``python -m aulib.workbook``). Imports ``config`` and ``eval`` only, never torch,
-so the CLI starts fast. Notebooks use :func:`start` to get their :class:`Run`."""
-from .notebook import Run, start
+so the CLI starts fast. Notebooks use :func:`start` to get their :class:`Run` and
+:func:`choices` to read a comma-list parameter."""
+from .notebook import Run, choices, start
 
-__all__ = ["Run", "start"]
+__all__ = ["Run", "choices", "start"]

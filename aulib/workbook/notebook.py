@@ -134,6 +134,18 @@ def start(notebook: str, profile: str = config.DEFAULT_PROFILE, seed: int = 0,
     return Run(notebook, profile, seed, device, output_dir, all_params)
 
 
+def choices(parameter: str, value: str, valid) -> list[str]:
+    """The items of a comma-list notebook parameter (``"drml, megraph"`` -> ``["drml",
+    "megraph"]``; empty -> ``[]``), each checked against ``valid``: an unknown item raises a
+    ValueError naming the parameter and the valid items."""
+    items = [v.strip() for v in str(value).split(",") if v.strip()]
+    unknown = [v for v in items if v not in valid]
+    if unknown:
+        raise ValueError(f"parameter {parameter}: unknown {', '.join(map(repr, unknown))}; "
+                         f"valid: {', '.join(valid)}")
+    return items
+
+
 def _check_name(name: str) -> None:
     if not name or any(c in name for c in "/\\ ") or name.startswith("_"):
         raise ValueError(f"artifact name {name!r} must be a plain file stem "
