@@ -50,3 +50,21 @@ def test_notebook_runs_at_smoke(nb, tmp_path):
     assert status[nb.id][0] == "ok", f"{nb.id} failed: {status[nb.id][1]} — see {tmp_path}"
     record = json.loads((tmp_path / "smoke" / nb.paper / f"{nb.stem}.run.json").read_text())
     assert record["artifacts"], f"{nb.id} wrote no table or figure"
+
+
+@pytest.mark.notebooks
+def test_fgnet_paper_profile_without_its_files_fails_fast_naming_what_is_missing(tmp_path):
+    """No GPU data here: the paper profile must stop at once with an error that says which
+    checkpoint / dataset folder and layout it expected, and keep the failed notebook."""
+    empty = tmp_path / "data"
+    empty.mkdir()
+    res = tmp_path / "results"
+    out = {o.id: o for nb in ("fgnet/00_prior", "fgnet/01_within_domain")   # one at a time: 01 would be
+           for o in runner.run("paper", only=nb, results=res,              # skipped after 00 failed
+                               overrides={"data_root": str(empty)}, quiet=True)}
+    prior_err, table1_err = str(out["fgnet/00_prior"].error), str(out["fgnet/01_within_domain"].error)
+    assert out["fgnet/00_prior"].status == "failed" and "stylegan_checkpoint" in prior_err
+    assert "psp_checkpoint" in prior_err
+    assert out["fgnet/01_within_domain"].status == "failed" and "DatasetLayoutError" in table1_err
+    assert str(empty / "DISFA") in table1_err and "ActionUnit_Labels" in table1_err and "obtain it" in table1_err
+    assert (res / "paper" / "fgnet" / "01_within_domain.failed.ipynb").is_file()
