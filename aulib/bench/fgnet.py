@@ -1,6 +1,8 @@
 """Benchmarks of FG-Net: train step and inference speed (images/s) and peak memory, at the
 tiny and paper sizes, on CPU always and CUDA when present, beside a torchvision ResNet-50 at
-the same input size as the yardstick (random weights; speed does not depend on them).
+the same input size as the yardstick (random weights; speed does not depend on them), and
+the baselines FG-Net's tiny notebooks train beside it (DRML, ME-GraphAU-style) with their
+tiny set-up on the same 64-px batches (the cost of a baseline run at ``tiny``).
 
 One benchmark per (model, size) so that the runner's per-process peak RSS belongs to it;
 CUDA rows also report ``torch.cuda.max_memory_allocated``. The paper-size model on CPU is
@@ -157,3 +159,33 @@ def fgnet_paper(quick: bool) -> list[dict]:
 @register("fgnet.resnet50_paper")
 def resnet50_paper(quick: bool) -> list[dict]:
     return _resnet("paper", quick)
+
+
+def _baseline_tiny(name: str, quick: bool) -> list[dict]:
+    """A baseline as ``fgnet/01`` trains it at tiny (:func:`aulib.models.fgnet.baseline_kwargs`),
+    fed the 64-px faces FG-Net's tiny notebooks align."""
+    import torch
+
+    from ..models import registry
+    from ..models.common import BP4D_AUS
+    from ..models.fgnet import BASELINE_MODEL, TINY_PROFILE_KWARGS, baseline_kwargs
+
+    px = TINY_PROFILE_KWARGS["input_size"]
+    b, warm, iters = (2, 0, 1) if quick else (16, 1, 3)
+    rows = []
+    for device in _devices():
+        torch.manual_seed(0)
+        model = registry.create(BASELINE_MODEL[name], aus=list(BP4D_AUS), **baseline_kwargs(name, "tiny", "bp4d"))
+        m = _measure(model, model.loss, _batch(b, px, device), device, warm, iters)
+        rows += _rows(f"{name} (FG-Net tiny baseline)", "tiny" + (" (quick)" if quick else ""), px, device, b, m)
+    return rows
+
+
+@register("fgnet.drml_tiny")
+def drml_tiny(quick: bool) -> list[dict]:
+    return _baseline_tiny("drml", quick)
+
+
+@register("fgnet.megraph_tiny")
+def megraph_tiny(quick: bool) -> list[dict]:
+    return _baseline_tiny("megraph", quick)
