@@ -137,6 +137,20 @@ def test_ghfeat_baseline_is_a_frozen_prior_with_standardised_codes():
     assert not any(k.startswith("interpreter.norm") for k in create("fgnet", **TINY_KWARGS, head="latent").state_dict())
 
 
+def test_fgnet_baseline_errors_say_what_to_set():
+    from types import SimpleNamespace
+
+    from aulib.train.recipes import fgnet_baseline
+
+    exp = SimpleNamespace(model="fgnet", profile="paper", config=None)
+    with pytest.raises(ValueError, match="ffhq_expressions.*leave megraph_pretrain out of the baselines"):
+        fgnet_baseline(exp, "megraph_pretrain", "disfa")
+    with pytest.raises(ValueError, match="ghfeat.*'fgnet'"):
+        fgnet_baseline(SimpleNamespace(model="resnet18", profile="tiny", config=None), "ghfeat", "disfa")
+    with pytest.raises(ValueError, match="unknown baseline 'jaa'"):
+        fgnet_baseline(exp, "jaa", "disfa")
+
+
 def test_decide_is_heatmap_sum_rule():
     m = FGNet(**TINY_KWARGS).eval()
     out = torch.zeros(2, 12, 16, 16)

@@ -330,7 +330,10 @@ def fgnet_baseline(exp: Experiment, name: str, dataset: str, imagenet=None, ffhq
     if name == "megraph_pretrain":
         if ffhq_root is None:
             raise ValueError("megraph_pretrain pre-trains on a face set with expression labels: pass ffhq_root "
-                             "(synth-ffhq, or the user's FFHQ folder with ffhq_expressions)")
+                             "(synth-ffhq, or the user's FFHQ folder with ffhq_expressions). In FG-Net's "
+                             "notebooks at the paper profile: set the parameter ffhq_expressions to a CSV of "
+                             "FFHQ expression labels (columns path, expression) with FFHQ under the data root, "
+                             "or leave megraph_pretrain out of the baselines parameter")
         kw = baseline_kwargs("megraph", exp.profile, dataset)
         backbone = pretrained_backbone(ffhq_root, ffhq_expressions, exp.config, exp.profile,
                                        backbone=pretrain_backbone_name(exp.profile), input_size=kw["input_size"],
