@@ -10,6 +10,12 @@ When the runner executes a notebook it passes ``output_dir`` (a staging folder t
 moved into ``results/<profile>/<paper>/`` only when the whole notebook succeeded). Run by
 hand, a notebook writes to ``results/<profile>/_interactive/<paper>/`` so it never mixes
 with the runner's results.
+
+What a notebook shows: each writer shows what it wrote once and returns ``None``, so a cell
+ending in ``run.table(...)`` / ``run.figure(...)`` / ``run.claim(...)`` / ``run.finish()``
+has no ``Out[n]`` echo (no second copy of a table, no ``PosixPath`` repr, no record dict).
+Paths a notebook shows are the final ones (``Run.final_dir``), never the staging folder,
+which the runner deletes.
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from .. import config
 from ..eval.claims import Claim, verdict as _verdict
 
 RUN_RECORD = "_run.json"
+STAGING = ".staging"   # the runner stages a run in results/<profile>/.staging/<notebook id>/
 
 
 class Run:
@@ -40,6 +47,7 @@ class Run:
         else:
             self.out = config.results_root() / self.profile / "_interactive" / self.paper
         self.out.mkdir(parents=True, exist_ok=True)
+        self.final_dir = _final_dir(self.out, notebook, self.paper)
         self.params = dict(params or {})
         self.artifacts: list[dict] = []
         self.claims: list[Claim] = []
@@ -54,8 +62,9 @@ class Run:
                                "files": [f.name for f in files]})
 
     def table(self, df, name: str, caption: str = "", index: bool = False, display: bool = True,
-              floatfmt: str = ".1f"):
-        """Write ``df`` as ``<name>.csv`` and ``<name>.md``; show it in the notebook."""
+              floatfmt: str = ".1f") -> None:
+        """Write ``df`` as ``<name>.csv`` and ``<name>.md``; show it once (caption, then the
+        table) unless ``display=False``. Returns None, so a cell ending here has no echo."""
         _check_name(name)
         csv_path, md_path = self.out / f"{name}.csv", self.out / f"{name}.md"
         df.to_csv(csv_path, index=index)
@@ -64,10 +73,10 @@ class Run:
         self._record("table", name, [csv_path, md_path], caption)
         if display:
             _display(df, caption)
-        return df
 
-    def figure(self, fig, name: str, caption: str = "", dpi: int = 110, display: bool = True):
-        """Save a matplotlib figure as ``<name>.png`` and show it in the notebook."""
+    def figure(self, fig, name: str, caption: str = "", dpi: int = 110, display: bool = True) -> None:
+        """Save a matplotlib figure as ``<name>.png``, show it once unless ``display=False``,
+        close it. Returns None (the file is ``final_dir / f"{name}.png"`` once the run ends)."""
         _check_name(name)
         path = self.out / f"{name}.png"
         fig.savefig(path, dpi=dpi, bbox_inches="tight")
@@ -77,24 +86,23 @@ class Run:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
-        return path
 
-    def file(self, path: str | os.PathLike, caption: str = "") -> Path:
-        """Register an extra file already written into ``self.out`` (e.g. predictions)."""
+    def file(self, path: str | os.PathLike, caption: str = "") -> None:
+        """Register an extra file already written into ``self.out`` (e.g. predictions).
+        Returns None; the file ends up in ``final_dir``. Raises ValueError outside ``out``."""
         p = Path(path)
         if p.parent.resolve() != self.out.resolve():
             raise ValueError(f"artifact {p} must be written inside the run folder {self.out}")
         self._record("file", p.stem, [p], caption)
-        return p
 
     # -- claims ------------------------------------------------------------------------
     def claim(self, claim: str, holds: bool | None, evidence: str, source: str = "",
-              **numbers) -> Claim:
-        """Record a paper's claim with the verdict computed from this run's numbers."""
+              **numbers) -> None:
+        """Record a paper's claim with the verdict computed from this run's numbers (shown
+        by ``finish()`` in the claims table; ``self.claims`` holds them). Returns None."""
         c = Claim(claim=claim, verdict=_verdict(holds), evidence=evidence, source=source,
                   numbers={k: _jsonable(v) for k, v in numbers.items()})
         self.claims.append(c)
-        return c
 
     def claims_table(self):
         import pandas as pd
@@ -103,8 +111,10 @@ class Run:
                               "source": c.source} for c in self.claims])
 
     # -- end ---------------------------------------------------------------------------
-    def finish(self) -> dict:
-        """Write the run record and show the claims; call it in the notebook's last cell."""
+    def finish(self) -> None:
+        """Write the run record (``_run.json``), show the claims table and one line saying
+        how many tables / figures / files were saved and in which folder (the final one,
+        ``final_dir``); call it in the notebook's last cell. Returns None."""
         modules = sorted(m for m, mod in sys.modules.items()
                          if (m == "aulib" or m.startswith("aulib.")) and mod is not None
                          and getattr(mod, "__file__", None))
@@ -120,7 +130,7 @@ class Run:
         os.replace(tmp, self.out / RUN_RECORD)
         if self.claims:
             _display(self.claims_table(), "Claims tested by this notebook")
-        return record
+        print(_saved_line(self.artifacts, self.final_dir))
 
 
 def start(notebook: str, profile: str = config.DEFAULT_PROFILE, seed: int = 0,
@@ -144,6 +154,28 @@ def choices(parameter: str, value: str, valid) -> list[str]:
         raise ValueError(f"parameter {parameter}: unknown {', '.join(map(repr, unknown))}; "
                          f"valid: {', '.join(valid)}")
     return items
+
+
+def _final_dir(out: Path, notebook: str, paper: str) -> Path:
+    """The folder a run's files end up in: ``<results>/<profile>/<paper>`` when ``out`` is
+    the runner's staging folder ``<results>/<profile>/.staging/<notebook id>``, else ``out``."""
+    parts = Path(notebook).parts
+    n = len(parts)
+    if len(out.parts) > n + 1 and out.parts[-n:] == parts and out.parts[-n - 1] == STAGING:
+        return Path(*out.parts[:-n - 1]) / paper
+    return out
+
+
+def _saved_line(artifacts: list[dict], folder: Path) -> str:
+    counts = {}
+    for a in artifacts:
+        counts[a["kind"]] = counts.get(a["kind"], 0) + 1
+    what = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in counts.items()) or "nothing"
+    try:
+        shown = folder.resolve().relative_to(config.REPO_ROOT)
+    except ValueError:
+        shown = folder
+    return f"Saved {what} in {shown}/"
 
 
 def _check_name(name: str) -> None:

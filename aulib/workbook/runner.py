@@ -33,7 +33,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from .. import config
-from .notebook import RUN_RECORD
+from .notebook import RUN_RECORD, STAGING
 from .registry import Notebook, discover
 
 KERNEL_NAME = "aulib-venv"
@@ -270,7 +270,7 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
 
     def launch(item):
         nb, params, key = item
-        stage = results / ".staging" / nb.id
+        stage = results / STAGING / nb.id
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir(parents=True)
         params = dict(params, output_dir=str(stage))
@@ -330,7 +330,7 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
             executor.shutdown()
         _update_manifest(results, planned, outcomes)
         write_index(results)
-        shutil.rmtree(results / ".staging", ignore_errors=True)
+        shutil.rmtree(results / STAGING, ignore_errors=True)
     ordered = [outcomes[nb.id] for nb, *_ in planned if nb.id in outcomes]
     if not quiet:
         print_summary(ordered)
