@@ -211,10 +211,42 @@ def test_release_checkpoint_key_map(tmp_path):
     torch.save(release, tmp_path / "model.pth")
     save_psp(tmp_path / "encoder.pt", src.encoder, src.generator, latent_avg=torch.ones(4))
     dst = load_fgnet_release(FGNet(**kw), tmp_path / "model.pth", tmp_path / "encoder.pt")
+    # the release was trained with the official code's second mapping pass: the loader turns it on
+    assert dst.remap_codes and not src.remap_codes
     x = torch.randn(1, 3, 32, 32)
     src.latent_avg.fill_(1.0)
     src.eval(), dst.eval()
+    assert not torch.equal(src(x), dst(x))
+    src.remap_codes = True
     assert torch.equal(src(x), dst(x))
+
+
+def test_remap_codes_passes_each_code_through_the_mapping_network_again():
+    """Official code (reference/fgnet.md §3, step 2): codes + latent_avg -> style (mapping) ->
+    synthesis. Same image and weights: the switch changes the features; paper profile has it on."""
+    from aulib.models.fgnet import model_kwargs
+
+    torch.manual_seed(0)
+    off = FGNet(**TINY_KWARGS).eval()
+    on = FGNet(**TINY_KWARGS, remap_codes=True).eval()
+    on.load_state_dict(off.state_dict())             # identical weights; only the switch differs
+    x = torch.randn(2, 3, 32, 32)
+    codes = off.encode(x)
+    assert torch.equal(off.synthesis_codes(x), codes)
+    mapped = on.synthesis_codes(x)
+    assert mapped.shape == codes.shape == (2, off.generator.n_latent, 16)
+    # code by code: the j-th code of sample i is style(codes[i, j])
+    torch.testing.assert_close(mapped[1, 3], off.generator.style(codes[1, 3][None])[0])
+    f_off, f_on = off.features(x), on.features(x)
+    assert all(a.shape == b.shape for a, b in zip(f_off, f_on))
+    assert all((a - b).abs().max() > 1e-4 for a, b in zip(f_off, f_on))
+    assert not torch.allclose(off(x), on(x))
+    # with the switch on the mapping network is fine-tuned too (it gets gradients)
+    on.train()
+    on.loss(_batch(b=2), on(x)).backward()
+    assert on.generator.style[1].weight.grad.abs().sum() > 0
+    assert model_kwargs("paper")["remap_codes"] is True
+    assert "remap_codes" not in model_kwargs("tiny") and "remap_codes" not in model_kwargs("smoke")
 
 
 def test_prior_cached_once_and_loads(tmp_path, monkeypatch):

@@ -48,6 +48,12 @@ Where the paper is silent or paper and official code (ihp-lab/FG-Net) differ:
 - Generator noise: silent in both; constant (stored buffers) by default.
 - ``latent_avg`` is added to the encoder output (pSp ``start_from_latent_avg``; the code
   does it with a forward hook) and is not trained.
+- Second mapping pass (``remap_codes``): the official code passes the pSp codes (+
+  ``latent_avg``) through the generator's mapping network (``style``: PixelNorm + n_mlp
+  EqualLinear) once more, code by code, before synthesis (reference/fgnet.md §3, step 2); the
+  paper does not mention it. On for the paper profile (:func:`model_kwargs`) and set by
+  :func:`load_fgnet_release` (the released checkpoints were trained with it); off at smoke /
+  tiny, whose synth-ffhq prior never trained its mapping network (see :class:`FGNet`).
 - Samples without landmarks (NaN) contribute no heatmap loss (our rule; the code runs dlib
   on the fly instead).
 
@@ -220,7 +226,7 @@ class FGNet(nn.Module):
         input_size: side of the encoder's input (pSp: 256); other sizes are resized.
         generator_size: StyleGAN2 resolution (paper: 1024).
         style_dim: W / W+ vector size (paper: 512).
-        n_mlp: mapping-network depth (paper: 8; unused by FG-Net's forward).
+        n_mlp: mapping-network depth (paper: 8; used only with ``remap_codes``).
         channel_multiplier: generator width factor (config-f: 2).
         channel_max: cap on generator widths (512; tiny: narrow).
         encoder_units: IR-SE units per stage (IR-SE-50: 3, 4, 14, 3).
@@ -243,6 +249,15 @@ class FGNet(nn.Module):
             at the decision boundary instead of "always inactive" - not a paper setting.
             The latent-code head's BCE weights its active terms the same way.
         noise_mode: generator noise, "const" (stored buffers) or "random".
+        remap_codes: pass the W+ codes (encoder output + ``latent_avg``, shape (B, n_latent,
+            style_dim)) through the generator's mapping network ``style`` a second time, each
+            of the n_latent codes on its own, before synthesis - what FG-Net's official code
+            does (reference/fgnet.md §3, step 2; the paper is silent). The mapping network is
+            then fine-tuned with the generator. True for the paper profile and for released
+            FG-Net weights (:func:`load_fgnet_release` sets it); False (default) feeds the codes
+            to synthesis directly, as the paper describes and as our synth-ffhq prior was
+            trained (its mapping network is untrained, :mod:`aulib.models.prior`). The
+            latent-code head reads the encoder's codes either way.
         feature_norm: "none" (paper) or "batch": standardise every element of each feature map
             f_i over the training batches (running statistics, no affine; a BatchNorm1d over the
             flattened map) before the interpreter. Not a paper setting: a weak prior's feature
@@ -255,7 +270,7 @@ class FGNet(nn.Module):
         weights: initial weights (see the module docstring).
     """
 
-    # the mapping network and the ToRGB layers get no gradient (FG-Net reads features only)
+    # the ToRGB layers (and the mapping network unless remap_codes) get no gradient
     ddp_find_unused_parameters = True
 
     def __init__(self,
@@ -281,6 +296,7 @@ class FGNet(nn.Module):
                  clamp_decision: bool = False,
                  active_weight: float = 1.0,
                  noise_mode: str = "const",
+                 remap_codes: bool = False,
                  feature_norm: str = "none",
                  finetune: str = "all",
                  input_mean=(0.5, 0.5, 0.5),
@@ -302,6 +318,7 @@ class FGNet(nn.Module):
         self.sigma = float(sigma) if sigma is not None else FGNET_SIGMA * heatmap_size / 128.0
         self.head, self.drop_group = head, drop_group
         self.clamp_decision = bool(clamp_decision)
+        self.remap_codes = bool(remap_codes)
         self.active_weight = float(active_weight)
         if self.active_weight < 0:
             raise ValueError(f"active_weight must be >= 0 (0 = balanced), got {active_weight}")
@@ -402,11 +419,19 @@ class FGNet(nn.Module):
                               align_corners=False, antialias=True)
         return self.encoder(x) + self.latent_avg
 
+    def synthesis_codes(self, image: torch.Tensor) -> torch.Tensor:
+        """The codes synthesis reads (B, n_latent, style_dim): :meth:`encode`, then with
+        ``remap_codes`` the mapping network applied to each code (official code's second pass)."""
+        codes = self.encode(image)
+        if self.remap_codes:
+            codes = self.generator.style(codes.reshape(-1, codes.shape[-1])).view_as(codes)
+        return codes
+
     def features(self, image: torch.Tensor) -> list[torch.Tensor]:
         """The generator features f_i of the used blocks (after their second AdaIN); without
         autograd when the encoder and generator are frozen (``finetune="interpreter"``)."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.finetune == "all"):
-            codes = self.encode(image)
+            codes = self.synthesis_codes(image)
             feats = self.generator.synthesis_features(codes, k=self.blocks[-1] + 1)
         out = [feats[b] for b in self.blocks]
         if self.feature_norm == "batch":
@@ -677,7 +702,10 @@ def load_fgnet_release(model: "FGNet", path, psp_checkpoint) -> "FGNet":
 
     The release has 32 interpreter output channels (build with ``out_channels=32``; only the
     first n_aus are read) and no ``latent_avg``: it comes from the pSp checkpoint the
-    release was trained from (``psp_checkpoint``, FG-Net's ``encoder.pt``).
+    release was trained from (``psp_checkpoint``, FG-Net's ``encoder.pt``). The release was
+    trained with the official code's second pass of the codes through the mapping network
+    (reference/fgnet.md §3, step 2), so this sets ``model.remap_codes = True``: without it the
+    released weights would see other codes than they were trained on.
     """
     from .stylegan2 import compare_state_dict, read_checkpoint
 
@@ -701,6 +729,7 @@ def load_fgnet_release(model: "FGNet", path, psp_checkpoint) -> "FGNet":
     model.load_state_dict(interp, strict=False)
     _, _, avg, _ = load_psp(psp_checkpoint, with_decoder=False)
     model.latent_avg.copy_(avg.to(model.latent_avg))
+    model.remap_codes = True
     model.init = f"FG-Net release {os.path.basename(os.fspath(path))}"
     return model
 
@@ -727,9 +756,11 @@ def fgnet(**kwargs) -> FGNet:
 
 
 def model_kwargs(profile: str, **overrides) -> dict:
-    """Constructor arguments of FG-Net for a profile (smoke/tiny: small; paper: the paper's)."""
+    """Constructor arguments of FG-Net for a profile (smoke/tiny: small; paper: the paper's,
+    with the official code's ``remap_codes=True``; smoke/tiny leave it off - their prior's
+    mapping network is untrained, and tiny's choice was not measured, see :class:`FGNet`)."""
     if profile == "paper":
-        kw = {}
+        kw = dict(remap_codes=True)     # the official code's second mapping pass
     elif profile == "tiny":
         kw = dict(TINY_PROFILE_KWARGS)
     elif profile == "smoke":
