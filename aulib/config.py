@@ -164,3 +164,69 @@ def fingerprint_path(path: str | os.PathLike) -> str:
             st = f.stat()
             h.update(f"{f.relative_to(p)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------------
+# Code digests and the trained runs a notebook read back: the run cache (``aulib.train.
+# recipes.cached_fit``) notes every run it hands out here; the notebook's run record saves
+# them and the workbook runner (which never imports torch) re-digests their code to mark a
+# notebook whose runs were trained by older code as stale.
+_RUNS: dict[str, dict] = {}
+
+
+def code_digest(source: str) -> str:
+    """A 16-hex digest of Python source that ignores comments, docstrings and layout: it
+    hashes the syntax tree with module, class and function docstrings removed, so only edits
+    to what the code does change it. Raises SyntaxError for source that does not parse."""
+    import ast
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
+
+
+def code_name(path: str | os.PathLike) -> str:
+    """How a source file is named in run records: relative to the repository
+    (``aulib/models/fgnet.py``) when inside it, else its absolute path."""
+    p = Path(path).resolve()
+    try:
+        return p.relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def code_digests(names) -> dict[str, str]:
+    """{name: :func:`code_digest` of that file now} for names as :func:`code_name` writes
+    them; a file that is gone is ``"missing"``, one that no longer parses ``"unparsable"``."""
+    out = {}
+    for name in names:
+        p = Path(name) if os.path.isabs(name) else REPO_ROOT / name
+        try:
+            out[name] = code_digest(p.read_text())
+        except FileNotFoundError:
+            out[name] = "missing"
+        except SyntaxError:
+            out[name] = "unparsable"
+    return out
+
+
+def changed_code(then: dict[str, str]) -> list[str]:
+    """The files of ``then`` ({name: digest when a run was trained}) whose code differs now."""
+    now = code_digests(then)
+    return [name for name in then if now[name] != then[name]]
+
+
+def note_run(run_dir: str | os.PathLike, info: dict) -> None:
+    """Record that the current process read back (or trained) the cached run ``run_dir``;
+    ``info`` holds its key, model, when it was trained and its ``code`` digests then."""
+    _RUNS[str(Path(run_dir).resolve())] = dict(info, run=str(Path(run_dir).resolve()))
+
+
+def noted_runs() -> list[dict]:
+    """The runs recorded by :func:`note_run`, in the order first read."""
+    return [dict(r) for r in _RUNS.values()]

@@ -13,10 +13,12 @@ training configuration (seed included), the exact training and validation frames
 fingerprint of the data folder - so the second notebook reads the first one's checkpoint
 instead of retraining. It relies on :func:`aulib.train.fit`'s resume: a finished run is
 loaded from ``best.pt``, an interrupted one continues from ``last.pt``. The key leaves out the
-code, so that an edit does not retrain an hour of runs; instead each run records a digest of the
-code of the module that defines its model (:func:`code_digest`: comments and docstrings do not
-count), and reading a run back after that code changed raises a :class:`StaleRunWarning`
-naming the run folder to delete.
+code, so that an edit does not retrain an hour of runs; instead each run records digests of the
+code that decides what it learns (:func:`code_files`: its model's module, the ``aulib.models``
+modules that imports, the training loop and the losses; comments and docstrings do not count).
+A run read back after that code changed is *stale*: it is reused with a :class:`StaleRunWarning`
+(or retrained under ``AULIB_RETRAIN_STALE``), and noted for the notebook's run record, so the
+workbook marks the notebook stale (``python -m aulib.workbook run --retrain-stale`` retrains).
 """
 from __future__ import annotations
 
@@ -60,7 +62,16 @@ def run_key(model_name: str, model_kwargs: dict, config: TrainConfig, **parts) -
 
 
 class StaleRunWarning(UserWarning):
-    """A cached run was trained with another version of its model's source file."""
+    """A cached run was trained by another version of the code its digest covers
+    (:func:`code_files`); its weights are reused as they are unless ``AULIB_RETRAIN_STALE``
+    is set (``python -m aulib.workbook run --retrain-stale``)."""
+
+
+# Set (to anything but "" / "0") by ``python -m aulib.workbook run --retrain-stale``: cached_fit then
+# retrains a stale run instead of reusing it.
+RETRAIN_STALE_ENV = "AULIB_RETRAIN_STALE"
+# Code that changes every run's result besides the model's own: the training loop and the losses.
+TRAINING_CODE = ("aulib/train/loop.py", "aulib/train/losses.py", "aulib/models/common.py")
 
 
 def model_source(model_name: str) -> Path:
@@ -70,22 +81,79 @@ def model_source(model_name: str) -> Path:
     return Path(sys.modules[registry.get(model_name).build.__module__].__file__)
 
 
+def _models_imports(path: Path) -> list[Path]:
+    """Source files of the ``aulib.models`` modules that the file ``path`` imports (relative
+    imports resolved when ``path`` lies in ``aulib/models/``)."""
+    models_dir = Path(__file__).resolve().parent.parent / "models"
+    inside = path.resolve().parent == models_dir
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1 and inside:
+                names = [node.module] if node.module else [a.name for a in node.names]
+            elif node.level == 0 and (node.module or "").startswith("aulib.models."):
+                names = [node.module.split(".")[2]]
+            elif node.level == 0 and node.module == "aulib.models":
+                names = [a.name for a in node.names]
+            else:
+                continue
+        elif isinstance(node, ast.Import):
+            names = [a.name.split(".")[2] for a in node.names if a.name.startswith("aulib.models.")]
+        else:
+            continue
+        for name in names:
+            f = models_dir / f"{name.split('.')[0]}.py"
+            if f.is_file():
+                found.append(f)
+    return found
+
+
+def code_files(model_name: str) -> list[str]:
+    """The source files a run's code digest covers, named as :func:`aulib.config.code_name`
+    does: the module that registers ``model_name``, the ``aulib.models`` modules it imports
+    (transitively: FG-Net's ``stylegan2``, ``psp``, ``common``, ...), and the training loop and
+    losses (:data:`TRAINING_CODE`) — an edit to any of them changes what a run learns. Data
+    readers and preprocessing are left out (their output is keyed by the data fingerprint and
+    the exact frames)."""
+    todo, seen = [model_source(model_name).resolve()], []
+    while todo:
+        f = todo.pop(0)
+        if f not in seen:
+            seen.append(f)
+            todo += _models_imports(f)
+    names = [aconfig.code_name(f) for f in seen]
+    return names + [n for n in TRAINING_CODE if n not in names]
+
+
 def code_digest(source: str) -> str:
-    """A short digest of Python source that ignores comments, docstrings and layout (it hashes
-    the syntax tree without docstrings), so only edits to what the code does change it."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
-                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
-            node.body = body[1:] or [ast.Pass()]
-    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
+    """:func:`aulib.config.code_digest`: a digest of Python source that ignores comments,
+    docstrings and layout."""
+    return aconfig.code_digest(source)
 
 
-def model_code_digest(model_name: str) -> str:
-    """:func:`code_digest` of the :func:`model_source` of ``model_name``."""
-    return code_digest(model_source(model_name).read_text())
+def model_code_digest(model_name: str) -> dict[str, str]:
+    """{file: :func:`code_digest`} over the :func:`code_files` of ``model_name``: what a run
+    records as the code it was trained by."""
+    return aconfig.code_digests(code_files(model_name))
+
+
+def _code_then(stored, model_name: str) -> dict[str, str]:
+    """A run's recorded code digests as {file: digest}. Runs recorded before the digest
+    covered more than the model's module hold one string: that module's digest."""
+    if isinstance(stored, dict):
+        return dict(stored)
+    return {aconfig.code_name(model_source(model_name)): stored} if stored else {}
+
+
+def _run_lock(key: str):
+    """An inter-process lock per run (two notebooks never train or retrain one run at once);
+    none under DDP, where every rank must enter :func:`fit` together."""
+    import contextlib
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return contextlib.nullcontext()
+    return aconfig.file_lock(aconfig.cache_dir("locks", "runs") / f"{key}.lock")
 
 
 def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: TrainConfig, profile: str,
@@ -98,29 +166,51 @@ def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: Tr
     fingerprint of ``data_root``. Returns ``(model, FitResult, run_dir)``; the model holds the
     validation-selected weights. Seeds as :func:`aulib.train.run_protocol` does, so the same
     key always means the same initial weights.
+
+    The run records the digests of its :func:`code_files`. Read back after any of them
+    changed (comments and docstrings do not count), the run is *stale*: it is reused with a
+    :class:`StaleRunWarning`, or retrained from scratch when the environment variable
+    ``AULIB_RETRAIN_STALE`` is set. Every run handed out is noted with
+    :func:`aulib.config.note_run` (key, model, when trained, code then and now, stale), so the
+    notebook's run record and the workbook manifest show it.
     """
+    import os
+    import shutil
+    from datetime import datetime, timezone
+
     data_fp = aconfig.fingerprint_path(data_root) if data_root else "none"
     key = run_key(model_name, model_kwargs, config, data=data_fp, train=frames_digest(train_index),
                   val=frames_digest(val_index))
     run_dir = aconfig.cache_dir("runs", profile, *group.split("/"), key)
     opts = run_dir / "options.json"
     code = model_code_digest(model_name)
-    if not opts.is_file():
-        run_dir.mkdir(parents=True, exist_ok=True)
-        opts.write_text(json.dumps({"model": model_name, "model_kwargs": ck._plain(dict(model_kwargs)),
-                                    "config": config.to_dict(), "data": data_fp,
-                                    "train": frames_digest(train_index), "val": frames_digest(val_index),
-                                    "n_train": len(train_ds), "n_val": 0 if val_ds is None else len(val_ds),
-                                    "code": code}, indent=1, sort_keys=True))
-    else:
-        stored = json.loads(opts.read_text()).get("code")
-        if stored and stored != code:    # runs from before digests were recorded carry none
-            warnings.warn(f"run {run_dir} was trained with another version of {model_source(model_name).name} "
-                          f"(digest {stored}, now {code}); its weights are reused as they are. Delete that "
-                          "folder to retrain with the current code.", StaleRunWarning, stacklevel=2)
-    aconfig.seed_everything(config.seed)
-    model = ck.create_model(model_name, **model_kwargs)
-    res: FitResult = fit(model, train_ds, val_ds, config, run_dir)
+    with _run_lock(key):
+        then, changed, retrained = code, [], False
+        if opts.is_file():
+            then = _code_then(json.loads(opts.read_text()).get("code"), model_name)
+            changed = aconfig.changed_code(then)  # runs from before digests were recorded carry none
+            if changed and os.environ.get(RETRAIN_STALE_ENV, "") not in ("", "0"):
+                shutil.rmtree(run_dir)
+                then, changed, retrained = code, [], True
+            elif changed:
+                warnings.warn(f"run {run_dir} was trained by older code of {', '.join(changed)}; its weights "
+                              "are reused as they are. Retrain the stale runs with `python -m aulib.workbook run "
+                              "--retrain-stale` (or delete that folder).", StaleRunWarning, stacklevel=2)
+        if not opts.is_file():
+            run_dir.mkdir(parents=True, exist_ok=True)
+            opts.write_text(json.dumps({"model": model_name, "model_kwargs": ck._plain(dict(model_kwargs)),
+                                        "config": config.to_dict(), "data": data_fp,
+                                        "train": frames_digest(train_index), "val": frames_digest(val_index),
+                                        "n_train": len(train_ds), "n_val": 0 if val_ds is None else len(val_ds),
+                                        "code": code}, indent=1, sort_keys=True))
+        aconfig.seed_everything(config.seed)
+        model = ck.create_model(model_name, **model_kwargs)
+        res: FitResult = fit(model, train_ds, val_ds, config, run_dir)
+    trained = datetime.fromtimestamp(Path(res.checkpoint).stat().st_mtime, timezone.utc)
+    aconfig.note_run(run_dir, {"key": key, "model": model_name, "group": group, "profile": profile,
+                               "trained": trained.isoformat(timespec="seconds"), "code": then,
+                               "code_now": aconfig.code_digests(then), "stale": bool(changed),
+                               "changed": changed, "retrained": retrained})
     return model, res, Path(run_dir)
 
 

@@ -4,7 +4,8 @@ A notebook calls :func:`start` right after its ``parameters`` cell. The returned
 fixes seeds, resolves the device, owns the output folder and is the only way a notebook
 writes artifacts: tables (CSV + Markdown), figures (PNG) and claim verdicts. ``finish()``
 writes ``_run.json`` (artifacts, claims, the ``aulib`` modules the kernel imported and the
-inputs it read), which the runner uses for the manifest, the index and the cache key.
+inputs it read, the cached training runs it read back), which the runner uses for the
+manifest, the index and the cache key.
 
 When the runner executes a notebook it passes ``output_dir`` (a staging folder that is
 moved into ``results/<profile>/<paper>/`` only when the whole notebook succeeded). Run by
@@ -123,6 +124,7 @@ class Run:
             "device": self.device, "params": {k: _jsonable(v) for k, v in self.params.items()},
             "artifacts": self.artifacts, "claims": [c.to_dict() for c in self.claims],
             "aulib_modules": modules, "inputs": config.noted_inputs(),
+            "runs": config.noted_runs(),  # cached training runs read back (aulib.train.recipes)
             "seconds": round(time.time() - self.started, 2),
         }
         tmp = self.out / (RUN_RECORD + ".tmp")
