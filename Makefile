@@ -9,16 +9,32 @@ JOBS    ?= 1
 ONLY    ?=
 STAMP   := $(VENV)/.installed
 
-.PHONY: workbook test setup data lab bench clean help
+.PHONY: workbook test setup git-filter data lab bench clean help
 
 help:
 	@echo "make workbook  set up, prepare SynthAU, run every notebook at PROFILE=$(PROFILE) (cached)"
 	@echo "make test      set up, run the test suite (executes every notebook at the smoke profile)"
-	@echo "make lab       JupyterLab on notebooks/ with the venv's kernel"
+	@echo "make lab       JupyterLab on notebooks/ with the venv's kernel (outputs never reach git)"
 	@echo "make bench     benchmarks -> results/bench.json"
 	@echo "make clean     remove results/ and caches (keeps .venv and data/)"
 
 setup: $(STAMP)
+	@$(MAKE) --no-print-directory git-filter
+
+# nbstripout as this clone's git filter (the ecosystem's standard): a notebook saved with
+# outputs in the lab keeps them on disk, but `git add` / `git diff` / `git status` see it
+# without outputs, execution counts or widget state, so the repository never holds them.
+# --keep-id keeps the committed cell ids (nbstripout would renumber them). Needs the venv
+# (VENV=...); does nothing outside a git work tree or when already set up for this $(PY).
+NBSTRIP := "$(abspath $(PY))" -m nbstripout --keep-id
+git-filter:
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1 \
+	  && [ "$$(git config --get filter.nbstripout.clean)" != '$(NBSTRIP)' ]; then \
+	  $(PY) -m nbstripout --install \
+	  && git config filter.nbstripout.clean '$(NBSTRIP)' \
+	  && git config diff.ipynb.textconv '$(NBSTRIP) -t' \
+	  && echo "git: notebooks are staged without outputs (nbstripout filter in .git/config)"; \
+	fi
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,9 +52,12 @@ workbook: data
 test: setup
 	$(PY) -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
+# as root (containers, cluster nodes) JupyterLab refuses to start without --allow-root
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+LAB_ARGS ?=
 lab: setup
 	$(PY) -c "from aulib.workbook.runner import ensure_kernel; ensure_kernel()"
-	JUPYTER_PATH=$(CURDIR)/.cache/jupyter $(PY) -m jupyter lab notebooks/
+	JUPYTER_PATH=$(CURDIR)/.cache/jupyter $(PY) -m jupyter lab $(LAB_ROOT) $(LAB_ARGS) notebooks/
 
 bench: setup
 	$(PY) -m aulib.bench
