@@ -1,57 +1,12 @@
 """StyleGAN2 generator: rosinality key layout, checkpoint loading, maths, feature taps."""
-import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from aulib.models.stylegan2 import (CheckpointMismatch, Generator, generator_kwargs_from_state_dict,
-                                    load_rosinality, save_rosinality, upfirdn2d)
-
-
-def rosinality_layout(size, style_dim, n_mlp, cm=2, cap=512):
-    """Key -> shape of a rosinality ``g_ema``, written from reference/fgnet.md §4b's table
-    (independently of our module)."""
-    ch = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * cm, 128: 128 * cm, 256: 64 * cm,
-          512: 32 * cm, 1024: 16 * cm}
-    ch = {r: min(c, cap) for r, c in ch.items()}
-    out = {}
-    for i in range(1, n_mlp + 1):
-        out[f"style.{i}.weight"] = (style_dim, style_dim)
-        out[f"style.{i}.bias"] = (style_dim,)
-    out["input.input"] = (1, ch[4], 4, 4)
-
-    def styled(prefix, cin, cout, up):
-        out[f"{prefix}.conv.weight"] = (1, cout, cin, 3, 3)
-        out[f"{prefix}.conv.modulation.weight"] = (cin, style_dim)
-        out[f"{prefix}.conv.modulation.bias"] = (cin,)
-        out[f"{prefix}.noise.weight"] = (1,)
-        out[f"{prefix}.activate.bias"] = (cout,)
-        if up:
-            out[f"{prefix}.conv.blur.kernel"] = (4, 4)
-
-    def torgb(prefix, cin, up):
-        out[f"{prefix}.conv.weight"] = (1, 3, cin, 1, 1)
-        out[f"{prefix}.conv.modulation.weight"] = (cin, style_dim)
-        out[f"{prefix}.conv.modulation.bias"] = (cin,)
-        out[f"{prefix}.bias"] = (1, 3, 1, 1)
-        if up:
-            out[f"{prefix}.upsample.kernel"] = (4, 4)
-
-    styled("conv1", ch[4], ch[4], False)
-    torgb("to_rgb1", ch[4], False)
-    log = int(math.log2(size))
-    cin = ch[4]
-    for j, r in enumerate(range(3, log + 1)):
-        c = ch[2 ** r]
-        styled(f"convs.{2 * j}", cin, c, True)
-        styled(f"convs.{2 * j + 1}", c, c, False)
-        torgb(f"to_rgbs.{j}", c, True)
-        cin = c
-    for i in range(2 * log - 3):
-        s = 2 ** ((i + 5) // 2)
-        out[f"noises.noise_{i}"] = (1, 1, s, s)
-    return out
+                                    generator_layout, load_rosinality, save_rosinality, upfirdn2d)
+from fixtures.checkpoints import rosinality_layout
 
 
 def test_config_f_layout_matches_rosinality():
@@ -62,6 +17,7 @@ def test_config_f_layout_matches_rosinality():
     assert len(ours) == 171 and g.n_latent == 18 and g.n_blocks == 9
     assert ours["convs.14.conv.weight"] == (1, 32, 64, 3, 3)
     assert generator_kwargs_from_state_dict(g.state_dict())["channel_multiplier"] == 2
+    assert generator_layout(1024, 512, 8) == ours
 
 
 def _official_file(tmp_path, size=32, style_dim=16, n_mlp=2, cap=8, seed=0):
@@ -93,7 +49,8 @@ def test_load_rosinality_mismatch_names_keys(tmp_path):
     with pytest.raises(CheckpointMismatch) as e:
         load_rosinality(path, generator=Generator(32, 16, 2, channel_max=8))
     assert "convs.1.conv.weight'" in str(e.value) and "convs.1.conv.weight_orig" in str(e.value)
-    with pytest.raises(CheckpointMismatch, match="shape"):
+    with pytest.raises(CheckpointMismatch, match=r"this is a 32-px generator with layer widths 8 at 4 px "
+                                                 r"\(expected 4\).*loaded into is a 32-px generator"):
         load_rosinality(_official_file(tmp_path)[0], generator=Generator(32, 16, 2, channel_max=4))
     torch.save({"g": sd}, path)
     with pytest.raises(CheckpointMismatch, match="g_ema"):

@@ -379,9 +379,30 @@ def deviations(profile: str):
     return pd.DataFrame(rows, columns=["item", "paper", f"this profile ({profile})", "why"])
 
 
-def load_ffhq(generator_path: str, encoder_path: str) -> PSP:
+# The generator FG-Net's paper profile starts from (reference/fgnet.md §3 and §5).
+PAPER_GENERATOR = dict(size=1024, style_dim=512, n_mlp=8, channel_multiplier=2, channel_max=512)
+PAPER_GENERATOR_LABEL = ("FG-Net's paper profile expects the 1024-px FFHQ config-f file "
+                         "(stylegan2-ffhq-config-f.pt, rosinality's conversion of NVIDIA's weights: "
+                         "size 1024, style_dim 512, n_mlp 8, channel_multiplier 2)")
+
+
+def load_ffhq(generator_path: str, encoder_path: str, expect: dict | None = None,
+              expect_label: str = PAPER_GENERATOR_LABEL) -> PSP:
     """The paper profile's prior: the user's FFHQ StyleGAN2 (rosinality ``g_ema``) and pSp
-    encoder files, as FG-Net loads them (reference/fgnet.md §5)."""
+    encoder files, as FG-Net loads them (reference/fgnet.md §5).
+
+    The generator must be ``expect`` (default :data:`PAPER_GENERATOR`, the 1024-px config-f
+    file); the pSp encoder's codes must fit it (18 W+ vectors of 512) and the pSp file must
+    hold ``latent_avg`` (FG-Net adds it to every code). Nothing is loaded silently that would
+    fail later.
+
+    Raises:
+        FileNotFoundError: a path is empty or absent.
+        CheckpointMismatch: a file is not a checkpoint, lacks its top-level entry, is another
+            architecture ("this is a 256-px generator; FG-Net's paper profile expects the
+            1024-px FFHQ config-f file"), its encoder's codes do not fit the generator (both
+            counts named), or a key is missing, unexpected or mis-shaped (named with shapes).
+    """
     from .stylegan2 import load_rosinality
 
     if not generator_path or not encoder_path:
@@ -390,6 +411,7 @@ def load_ffhq(generator_path: str, encoder_path: str) -> PSP:
             "stylegan2-ffhq-config-f.pt (rosinality/stylegan2-pytorch, converted from NVIDIA's "
             "official pkl) and psp_checkpoint = the pSp FFHQ 'StyleGAN Inversion' model "
             "(pixel2style2pixel README); pass both paths as notebook parameters")
-    enc, _, avg, _ = load_psp(encoder_path, with_decoder=False)
-    dec = load_rosinality(generator_path)
+    dec = load_rosinality(generator_path, expect=PAPER_GENERATOR if expect is None else expect,
+                          expect_label=expect_label)
+    enc, _, avg, _ = load_psp(encoder_path, with_decoder=False, target=dec, require_latent_avg=True)
     return PSP(enc, dec, avg).eval()

@@ -36,9 +36,12 @@ FG-Net details (paper §3.3 and reference/fgnet.md §3):
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
+from collections import Counter
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -389,36 +392,120 @@ class Generator(nn.Module):
 # ---------------------------------------------------------------------------------------
 # Checkpoints
 class CheckpointMismatch(RuntimeError):
-    """A checkpoint's keys or shapes differ from the model it is loaded into."""
+    """A checkpoint's content, keys or shapes differ from what it is loaded into."""
+
+
+def _shape(v) -> tuple:
+    """Shape of a tensor, or a shape given as a tuple/list (``None`` for other values)."""
+    if hasattr(v, "shape"):
+        return tuple(v.shape)
+    return tuple(v) if isinstance(v, (tuple, list)) else None
+
+
+def layout_faults(expected: dict, found: dict) -> tuple[list, list, list]:
+    """Compare a state_dict with an expected layout.
+
+    Args:
+        expected: key -> tensor or shape (the layout the loader expects).
+        found: key -> tensor (the file's state_dict).
+
+    Returns:
+        ``(missing, unexpected, misshaped)``, each a list of
+        ``(key, expected shape or None, found shape or None)`` in the expected layout's order
+        (unexpected keys in the file's order).
+    """
+    missing = [(k, _shape(v), None) for k, v in expected.items() if k not in found]
+    unexpected = [(k, None, _shape(v)) for k, v in found.items() if k not in expected]
+    misshaped = [(k, _shape(v), _shape(found[k])) for k, v in expected.items()
+                 if k in found and _shape(v) != _shape(found[k])]
+    return missing, unexpected, misshaped
+
+
+def _fault_lines(missing, unexpected, misshaped, limit: int) -> list[str]:
+    def block(title, items, fmt):
+        if not items:
+            return []
+        shown = "; ".join(fmt(k, e, f) for k, e, f in items[:limit])
+        more = f"; and {len(items) - limit} more" if len(items) > limit else ""
+        return [f"{len(items)} {title}: {shown}{more}"]
+
+    return (block("missing key(s)", missing, lambda k, e, f: f"{k!r} (expected shape {e})")
+            + block("unexpected key(s)", unexpected, lambda k, e, f: f"{k!r} (shape {f})")
+            + block("mis-shaped key(s)", misshaped,
+                    lambda k, e, f: f"{k!r} (expected shape {e}, found {f})"))
+
+
+_ADVICE = ("Check that the model was built with the checkpoint's architecture (size, style_dim, "
+           "n_mlp, channel_multiplier, channel_max) and that the file is in the expected format "
+           "(reference/fgnet.md §4).")
 
 
 def compare_state_dict(model_sd: dict, ckpt_sd: dict, what: str = "checkpoint",
-                       limit: int = 5) -> None:
-    """Raise :class:`CheckpointMismatch` naming the first missing/unexpected/mis-shaped keys."""
-    missing = [k for k in model_sd if k not in ckpt_sd]
-    unexpected = [k for k in ckpt_sd if k not in model_sd]
-    shapes = [f"{k}: model {tuple(model_sd[k].shape)} vs file {tuple(ckpt_sd[k].shape)}"
-              for k in model_sd if k in ckpt_sd and tuple(model_sd[k].shape) != tuple(ckpt_sd[k].shape)]
-    if not (missing or unexpected or shapes):
-        return
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} missing key(s), first: {missing[:limit]}")
-    if unexpected:
-        parts.append(f"{len(unexpected)} unexpected key(s), first: {unexpected[:limit]}")
-    if shapes:
-        parts.append(f"{len(shapes)} shape mismatch(es), first: {shapes[:limit]}")
-    raise CheckpointMismatch(
-        f"{what} does not match the model: " + "; ".join(parts) + ". Check that the model was "
-        "built with the checkpoint's architecture (size, style_dim, n_mlp, channel_multiplier, "
-        "channel_max) and that the file is in the expected format (reference/fgnet.md §4).")
+                       limit: int = 20, against: str = "the model", advice: str = _ADVICE) -> None:
+    """Raise :class:`CheckpointMismatch` naming every missing, unexpected and mis-shaped key.
+
+    ``model_sd`` maps key -> tensor or shape (the expected layout), ``ckpt_sd`` is the file's
+    state_dict. Each fault is named with its key and the expected / found shape (up to
+    ``limit`` per kind, then a count of the rest).
+    """
+    lines = _fault_lines(*layout_faults(model_sd, ckpt_sd), limit=limit)
+    if lines:
+        raise CheckpointMismatch(f"{what} does not match {against}:\n  " + "\n  ".join(lines)
+                                 + f"\n{advice}")
+
+
+def _not_a_checkpoint(path: str) -> str | None:
+    """Why the file at ``path`` cannot be a ``torch.save`` file, judged by its content
+    (``None`` when it may be one: a zip holding ``data.pkl``, or a pickle)."""
+    import zipfile
+
+    if os.path.getsize(path) == 0:
+        return "it is empty (0 bytes): an interrupted download or copy?"
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except zipfile.BadZipFile as e:
+            return f"it starts like a zip archive (as torch.save writes) but cannot be read as one ({e}): a truncated file?"
+        if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+            return None
+        msg = (f"it is a zip archive of {len(names)} file(s) (first: {names[:5]}), not a "
+               "checkpoint written by torch.save (whose archive holds '<name>/data.pkl')")
+        inner = [n for n in names if n.lower().endswith((".pt", ".pth", ".ckpt", ".pkl"))]
+        return msg + (f"; it contains {inner[:3]}: extract it and pass that file" if inner else "")
+    if head.startswith(b"\x80"):      # a pickle (protocol >= 2): torch's legacy format or another pickle
+        return None
+    if head.startswith(b"\x1f\x8b"):
+        return "it is gzip-compressed, not a torch.save file: decompress it (gunzip) and pass the result"
+    if head.startswith(b"\x89HDF"):
+        return "it is an HDF5 file (e.g. Keras/TensorFlow weights), not a PyTorch checkpoint"
+    text = head.decode("utf-8", errors="replace")
+    printable = sum(c.isprintable() or c in "\r\n\t" for c in text)
+    if text and printable >= 0.95 * len(text):
+        low = text.lower()
+        if "<html" in low or "<!doctype html" in low:
+            return (f"it is an HTML page, not a PyTorch checkpoint (it starts with {text.strip()[:60]!r}): "
+                    "a web page was saved in place of the weights (Google Drive's 'cannot scan this "
+                    "file for viruses' page is a common one); download the file itself")
+        return f"it is a text file, not a PyTorch checkpoint (it starts with {text.strip()[:60]!r})"
+    return f"its content starts with the bytes {head[:8]!r}: neither a torch.save zip archive nor a pickle"
 
 
 def read_checkpoint(path, trusted: bool = False) -> dict:
-    """``torch.load`` a checkpoint on CPU, with a teaching error for missing/odd files.
+    """``torch.load`` a checkpoint dict on CPU, with a teaching error for each kind of bad file.
 
     Tensors-and-plain-values files load with ``weights_only=True``; training checkpoints
     that pickle Python objects (rosinality's ``args`` Namespace) need ``trusted=True``.
+    ``path`` may also be an already loaded dict (returned as is).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointMismatch: the file is not a checkpoint (empty, text or HTML, a zip of other
+            files, gzip, HDF5, NVIDIA's TensorFlow pickle, ...; judged by its content) or
+            holds something other than a dict.
+        RuntimeError: it could not be loaded with ``weights_only=True`` (advice: ``trusted``).
     """
     if isinstance(path, dict):
         return path
@@ -429,69 +516,250 @@ def read_checkpoint(path, trusted: bool = False) -> dict:
             "stylegan2-ffhq-config-f.pt (rosinality/stylegan2-pytorch, 'Convert weight from "
             "official checkpoints') and the pSp FFHQ encoder (pixel2style2pixel README, "
             "'StyleGAN Inversion' model); pass their paths.")
+    why = _not_a_checkpoint(path)
+    if why:
+        raise CheckpointMismatch(f"{path!r} is not a PyTorch checkpoint: {why}.")
     try:
-        return torch.load(path, map_location="cpu", weights_only=not trusted)
+        ckpt = torch.load(path, map_location="cpu", weights_only=not trusted)
     except Exception as e:  # noqa: BLE001 - re-raised with advice
+        if "dnnlib" in str(e):
+            raise CheckpointMismatch(
+                f"{path!r} is NVIDIA's official TensorFlow StyleGAN2 pickle (it refers to 'dnnlib'), "
+                "not a PyTorch file: convert it with rosinality/stylegan2-pytorch's convert_weight.py "
+                "(which writes stylegan2-ffhq-config-f.pt, the file FG-Net loads).") from e
         if trusted:
             raise
         raise RuntimeError(
             f"could not load {path!r} with weights_only=True ({type(e).__name__}: {e}). "
             "If it is a training checkpoint that pickles Python objects and you trust its "
             "source, pass trusted=True.") from e
+    if not isinstance(ckpt, dict):
+        raise CheckpointMismatch(
+            f"{path!r} holds a {type(ckpt).__name__}, not a checkpoint dict of named entries "
+            "(rosinality: {'g_ema': state_dict, 'latent_avg': ...}; pSp: {'state_dict', "
+            "'latent_avg', 'opts'}; reference/fgnet.md §4).")
+    return ckpt
+
+
+def _dim(sd: dict, key: str, axis: int):
+    """``sd[key].shape[axis]`` or ``None`` when the key is absent or has too few dimensions."""
+    shape = _shape(sd.get(key))
+    return int(shape[axis]) if shape is not None and len(shape) > axis else None
+
+
+def _mode(values):
+    """Most frequent non-None value (ties: the largest), or None."""
+    counts = Counter(v for v in values if v is not None)
+    if not counts:
+        return None
+    top = max(counts.values())
+    return max(v for v, c in counts.items() if c == top)
+
+
+def _indices(sd: dict, pattern: str) -> list[int]:
+    rx = re.compile(pattern)
+    return [int(m.group(1)) for k in sd if isinstance(k, str) and (m := rx.match(k))]
+
+
+_GENERATOR_KEY = re.compile(r"(style\.\d+|input|conv1|to_rgb1|convs\.\d+|to_rgbs\.\d+|noises)\.")
+_CHANNEL_MULTIPLIERS = (2, 1, 4, 0.5, 0.25, 8, 0.125)
 
 
 def generator_kwargs_from_state_dict(sd: dict) -> dict:
-    """Infer ``Generator`` constructor arguments from a rosinality state_dict."""
-    if "input.input" not in sd or "style.1.weight" not in sd:
+    """Infer ``Generator`` constructor arguments from a rosinality state_dict.
+
+    Each quantity is read from every key that carries it and the most frequent reading wins,
+    so one missing, extra or mis-shaped key does not change the inferred architecture (the
+    loaders then name that key against the inferred layout, :func:`generator_layout`):
+    the resolution from the indices of ``convs.N``, ``to_rgbs.N`` and ``noises.noise_N``
+    (2*(log2 size - 2) convs, log2 size - 2 to_rgbs, 2*log2 size - 3 noise buffers;
+    reference/fgnet.md §4b), ``n_mlp`` from the largest ``style.N`` index, ``style_dim`` from
+    the mapping and modulation weights, and the widths per resolution from the conv weights
+    and biases, matched to a (channel_multiplier, channel_max) pair (the pair fitting most
+    resolutions).
+
+    Returns:
+        dict with ``size``, ``style_dim``, ``n_mlp``, ``channel_multiplier``, ``channel_max``.
+
+    Raises:
+        CheckpointMismatch: the keys are not those of a rosinality generator.
+    """
+    keys = [k for k in sd if isinstance(k, str)]
+    n_gen = sum(1 for k in keys if _GENERATOR_KEY.match(k))
+    if n_gen < max(3, len(keys) // 2):
         raise CheckpointMismatch(
-            "not a rosinality generator state_dict: expected keys 'input.input' and "
-            f"'style.1.weight', found first keys {list(sd)[:5]}")
-    n_noise = sum(1 for k in sd if k.startswith("noises.noise_"))
-    n_up = sum(1 for k in sd if re.fullmatch(r"to_rgbs\.\d+\.bias", k))
-    log_size = n_up + 2
-    if n_noise and n_noise != 2 * log_size - 3:
-        raise CheckpointMismatch(f"{n_noise} noise buffers but {n_up} to_rgbs: inconsistent generator")
-    style_dim = sd["style.1.weight"].shape[1]
-    n_mlp = sum(1 for k in sd if k.startswith("style.") and k.endswith(".weight"))
+            "not a rosinality StyleGAN2 generator state_dict: expected keys such as "
+            "'style.1.weight' [style_dim, style_dim], 'input.input' [1, C, 4, 4], "
+            "'conv1.conv.weight' [1, C, C, 3, 3], 'convs.N.*', 'to_rgbs.N.*', 'noises.noise_N' "
+            f"(reference/fgnet.md §4b); found {len(keys)} keys, first: {keys[:5]}")
+    votes = []
+    if convs := _indices(sd, r"convs\.(\d+)\."):
+        votes.append((max(convs) + 2) // 2 + 2)
+    if rgbs := _indices(sd, r"to_rgbs\.(\d+)\."):
+        votes.append(max(rgbs) + 3)
+    if noises := _indices(sd, r"noises\.noise_(\d+)$"):
+        votes.append((max(noises) + 5) // 2)
+    log_size = _mode(votes)
+    if log_size is None or log_size < 3:
+        raise CheckpointMismatch(
+            "cannot tell the generator's resolution: no 'convs.N.*', 'to_rgbs.N.*' or "
+            f"'noises.noise_N' keys (a generator of size >= 8 has them); found keys {keys[:8]}")
     size = 2 ** log_size
-    found = {4: sd["conv1.conv.weight"].shape[1]}
-    for j in range(n_up):
-        found[2 ** (j + 3)] = sd[f"convs.{2 * j + 1}.conv.weight"].shape[1]
-    cap = max(found.values())
-    for cm in (2, 1, 4, 0.5, 0.25, 8, 0.125):
-        if channel_table(size, cm, cap) == found:
-            return dict(size=size, style_dim=style_dim, n_mlp=n_mlp, channel_multiplier=cm,
-                        channel_max=cap)
-    raise CheckpointMismatch(f"channel widths {found} fit no (channel_multiplier, channel_max) pair")
+    mapping = _indices(sd, r"style\.(\d+)\.")
+    n_mlp = max(mapping) if mapping else 0
+    style_dim = _mode([_dim(sd, f"style.{i}.weight", a) for i in range(1, n_mlp + 1) for a in (0, 1)]
+                      + [_dim(sd, k, 1) for k in keys if k.endswith(".conv.modulation.weight")])
+    widths = {4: _mode([_dim(sd, "input.input", 1), _dim(sd, "conv1.conv.weight", 1),
+                        _dim(sd, "conv1.conv.weight", 2), _dim(sd, "conv1.activate.bias", 0),
+                        _dim(sd, "conv1.conv.modulation.weight", 0), _dim(sd, "to_rgb1.conv.weight", 2)])}
+    for j in range(log_size - 2):
+        up, conv, rgb = f"convs.{2 * j}", f"convs.{2 * j + 1}", f"to_rgbs.{j}"
+        widths[2 ** (j + 3)] = _mode([
+            _dim(sd, f"{up}.conv.weight", 1), _dim(sd, f"{up}.activate.bias", 0),
+            _dim(sd, f"{conv}.conv.weight", 1), _dim(sd, f"{conv}.conv.weight", 2),
+            _dim(sd, f"{conv}.conv.modulation.weight", 0), _dim(sd, f"{conv}.activate.bias", 0),
+            _dim(sd, f"{rgb}.conv.weight", 2), _dim(sd, f"{rgb}.conv.modulation.weight", 0)])
+    known = {r: c for r, c in widths.items() if c is not None}
+    if style_dim is None or not known:
+        raise CheckpointMismatch("cannot tell the generator's style_dim or widths: no 'style.N.weight', "
+                                 f"'*.conv.weight' or '*.conv.modulation.weight' keys; found keys {keys[:8]}")
+    best, best_score = None, -1
+    for cap in [max(known.values())] + sorted(set(known.values()) | {512}, reverse=True):
+        for cm in _CHANNEL_MULTIPLIERS:
+            table = channel_table(size, cm, cap)
+            score = sum(table[r] == c for r, c in known.items())
+            if score > best_score:
+                best, best_score = (cm, cap), score
+    return dict(size=size, style_dim=style_dim, n_mlp=n_mlp, channel_multiplier=best[0],
+                channel_max=best[1])
+
+
+@functools.lru_cache(maxsize=32)
+def _generator_layout(size, style_dim, n_mlp, channel_multiplier, channel_max):
+    with torch.device("meta"):          # shapes only: no memory for a 1024-px generator
+        g = Generator(size, style_dim, n_mlp, channel_multiplier=channel_multiplier,
+                      channel_max=channel_max)
+    return tuple((k, tuple(v.shape)) for k, v in g.state_dict().items())
+
+
+def generator_layout(size: int, style_dim: int, n_mlp: int, channel_multiplier: float = 2,
+                     channel_max: int = 512) -> dict[str, tuple]:
+    """Key -> shape of the rosinality ``g_ema`` state_dict of that architecture
+    (reference/fgnet.md §4b; 171 keys for config-f at 1024 px). Allocates no weights."""
+    return dict(_generator_layout(size, style_dim, n_mlp, channel_multiplier, channel_max))
+
+
+def describe_generator(kw: dict) -> str:
+    """One-phrase description of generator constructor arguments (those given)."""
+    parts = [f"{k} {kw[k]:g}" if isinstance(kw[k], float) else f"{k} {kw[k]}"
+             for k in ("style_dim", "n_mlp", "channel_multiplier", "channel_max") if k in kw]
+    return f"{kw['size']}-px generator ({', '.join(parts)})" if "size" in kw else f"generator ({', '.join(parts)})"
+
+
+def check_generator_arch(found: dict, expected: dict, label: str, what: str = "the file") -> None:
+    """Raise :class:`CheckpointMismatch` when a file's generator is not the expected one.
+
+    ``found`` are the file's inferred constructor arguments
+    (:func:`generator_kwargs_from_state_dict`); ``expected`` those the caller needs (any
+    subset of ``size``, ``style_dim``, ``n_mlp``, ``channel_multiplier``, ``channel_max``);
+    ``label`` says who expects what, e.g. "FG-Net's paper profile expects the 1024-px FFHQ
+    config-f file". The message reads "this is a 256-px generator; <label>", with any other
+    difference (W dimension, mapping layers, widths) named beside the size.
+    """
+    other = []
+    if "style_dim" in expected and found["style_dim"] != expected["style_dim"]:
+        d = found["style_dim"]
+        other.append(f"{d}-d W codes ('style.1.weight' is {d}x{d}; expected {expected['style_dim']})")
+    if "n_mlp" in expected and found["n_mlp"] != expected["n_mlp"]:
+        other.append(f"a {found['n_mlp']}-layer mapping network ('style.1'..'style.{found['n_mlp']}'; "
+                     f"expected {expected['n_mlp']})")
+    if "channel_multiplier" in expected or "channel_max" in expected:
+        mine = channel_table(found["size"], found["channel_multiplier"], found["channel_max"])
+        theirs = channel_table(expected.get("size", found["size"]), expected.get("channel_multiplier", 2),
+                               expected.get("channel_max", 512))
+        diff = {r: (c, theirs[r]) for r, c in mine.items() if r in theirs and theirs[r] != c}
+        if diff:
+            other.append("layer widths " + ", ".join(f"{c} at {r} px (expected {e})" for r, (c, e) in diff.items()))
+    wrong_size = "size" in expected and found["size"] != expected["size"]
+    if not (wrong_size or other):
+        return
+    head = f"this is a {found['size']}-px generator" + (" with " + " and ".join(other) if other else "")
+    n = int(round(math.log2(found["size"])))
+    raise CheckpointMismatch(
+        f"{what}: {head}; {label}. (Read from its keys: a {found['size']}-px rosinality generator has "
+        f"{2 * n - 3} noise buffers 'noises.noise_0..{2 * n - 4}', {n - 2} 'to_rgbs' blocks and "
+        f"{2 * n - 2} W+ vectors; reference/fgnet.md §4b.)")
+
+
+def _source_name(path) -> str:
+    return "the checkpoint dict" if isinstance(path, dict) else repr(os.fspath(path))
 
 
 def load_rosinality(path, generator: Generator | None = None, key: str = "g_ema",
-                    trusted: bool = False, **overrides) -> Generator:
+                    trusted: bool = False, expect: dict | None = None,
+                    expect_label: str | None = None, **overrides) -> Generator:
     """Load a rosinality checkpoint (``{'g_ema': state_dict, 'latent_avg': ...}``).
 
     ``path`` may also be an already loaded dict or a bare generator state_dict. Without
-    ``generator`` one is built from the architecture the file implies (``overrides`` such as
-    ``noise_mode`` are passed to the constructor). Loading is strict: a mismatch raises
-    :class:`CheckpointMismatch` naming the first missing / unexpected keys. The file's
-    ``latent_avg`` (if any) is attached as ``generator.latent_avg``.
+    ``generator`` one is built from the architecture the file implies
+    (:func:`generator_kwargs_from_state_dict`; ``overrides`` such as ``noise_mode`` are
+    passed to the constructor). ``expect`` (a subset of the constructor arguments, e.g.
+    ``size=1024``) and ``expect_label`` (who expects it) let the caller that knows the
+    expected file refuse another one by name ("this is a 256-px generator; FG-Net's paper
+    profile expects the 1024-px FFHQ config-f file"); a given ``generator`` is the
+    expectation otherwise. Loading is strict. The file's ``latent_avg`` (if any) is attached
+    as ``generator.latent_avg``; ``generator.checkpoint_source`` names the file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointMismatch: not a checkpoint (see :func:`read_checkpoint`); no ``key`` entry
+            (the top-level keys found are listed); another architecture than expected; or
+            any missing / unexpected / mis-shaped key, each named with its expected and
+            found shape (reference/fgnet.md §4a/§4b).
     """
+    name = _source_name(path)
     ckpt = read_checkpoint(path, trusted=trusted)
-    if key in ckpt and isinstance(ckpt[key], dict):
-        sd = ckpt[key]
-    elif "input.input" in ckpt:
-        sd = ckpt
+    if isinstance(ckpt.get(key), dict):
+        sd, what = ckpt[key], f"{name} [{key!r}]"
+    elif sum(1 for k in ckpt if isinstance(k, str) and _GENERATOR_KEY.match(k)) >= max(3, len(ckpt) // 2):
+        sd, what = ckpt, name                  # a bare generator state_dict
     else:
+        hint = ""
+        if "state_dict" in ckpt:
+            hint = " It looks like a pSp checkpoint ('state_dict'): pass it as the pSp encoder file."
+        elif "g_all" in ckpt:
+            hint = " It looks like an FG-Net release model.pth ('g_all'): load it with load_fgnet_release."
         raise CheckpointMismatch(
-            f"expected a rosinality checkpoint with a {key!r} entry (generator state_dict); "
-            f"top-level keys found: {list(ckpt)[:8]}")
+            f"{name} has no {key!r} entry: a rosinality StyleGAN2 checkpoint is a dict "
+            "{'g_ema': generator state_dict, 'latent_avg': [style_dim]} (convert_weight.py) or a "
+            "training checkpoint with 'g', 'd', 'g_ema', ... (train.py; reference/fgnet.md §4a); "
+            f"top-level keys found: {list(ckpt)[:8]}.{hint}")
+    found = generator_kwargs_from_state_dict(sd)
+    if generator is not None:
+        expected = {k: generator.config[k] for k in ("size", "style_dim", "n_mlp", "channel_multiplier", "channel_max")}
+        label = f"the generator it is loaded into is a {describe_generator(expected)}"
+        layout = {k: tuple(v.shape) for k, v in generator.state_dict().items()}
+    else:
+        expected = expect or {}
+        label = expect_label or f"expected a {describe_generator(expected)}"
+        layout = generator_layout(**found)
+    if expected:
+        check_generator_arch(found, expected, label, what=name)
+    compare_state_dict(layout, sd, what=f"generator state_dict {what}",
+                       against=f"the layout of a rosinality {describe_generator(found)}, the "
+                               "architecture its keys imply (reference/fgnet.md §4b)")
+    avg = ckpt.get("latent_avg") if sd is not ckpt else None
+    if avg is not None and (not isinstance(avg, torch.Tensor) or avg.ndim not in (1, 2, 3)
+                            or avg.shape[-1] != found["style_dim"]):
+        raise CheckpointMismatch(
+            f"{name} ['latent_avg'] is {_shape(avg) if isinstance(avg, torch.Tensor) else type(avg).__name__}; "
+            f"expected a tensor of shape ({found['style_dim']},): the average w of the mapping network")
     if generator is None:
-        kw = generator_kwargs_from_state_dict(sd)
-        kw.update(overrides)
-        generator = Generator(**kw)
-    compare_state_dict(generator.state_dict(), sd, what=f"generator state_dict {key!r}")
+        generator = Generator(**{**found, **overrides})
     generator.load_state_dict(sd, strict=True)
-    if isinstance(ckpt.get("latent_avg"), torch.Tensor):
-        generator.latent_avg = ckpt["latent_avg"].detach().clone()
+    if avg is not None:
+        generator.latent_avg = avg.detach().clone()
+    generator.checkpoint_source = name
     return generator
 
 
