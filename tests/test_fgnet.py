@@ -1,5 +1,6 @@
 """FG-Net: pSp checkpoint layout, heatmap targets, the model and its ablations, the prior."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -496,3 +497,167 @@ def test_expression_labels_pretrain_a_megraph_backbone_once(tmp_path, monkeypatc
     assert dataset_root("ffhq", data_root=tmp_path / "datasets") == (tmp_path / "datasets" / "FFHQ").resolve()
     with pytest.raises(DatasetLayoutError):
         dataset_root("disfa", data_root=tmp_path / "nothing-here")
+
+
+# -- the claims of the paper (aulib.papers.fgnet) --------------------------------------------
+def _reported_avg(table, dataset):
+    from aulib.eval import reported
+
+    t = reported.load("fgnet", table, dataset)
+    return {k: float(v) for k, v in zip(t[t.au == "Avg"].method_key, t[t.au == "Avg"].value)}
+
+
+PAPER_BASELINES = ("drml", "jaanet", "megraphau", "megraphau-ffhq", "ghfeat")   # trained by the authors
+
+
+def test_cross_domain_claims_hold_on_the_papers_own_table_2_and_can_fail():
+    from aulib.eval import reported
+    from aulib.papers import fgnet as P
+
+    dirs = ("DISFA->BP4D", "BP4D->DISFA")
+    avg = {d: _reported_avg("Table 2", d) for d in dirs}
+    cross = {("fgnet" if m == "fgnet" else m): {d: avg[d][m] for d in dirs} for m in ("fgnet", *PAPER_BASELINES)}
+    c = P.claim_highest_cross_domain(cross)
+    assert c["holds"] is True and c["highest_per_direction"] == {d: True for d in dirs}
+    # each direction on its own: FG-Net ahead on the mean of both but behind in one direction fails
+    bad = dict(cross, drml={"DISFA->BP4D": 50.0, "BP4D->DISFA": 10.0})
+    c = P.claim_highest_cross_domain(bad)
+    assert c["holds"] is False and "DISFA->BP4D: FG-Net 49.0 vs drml 50.0" in c["evidence"]
+    assert c["highest_per_direction"] == {"DISFA->BP4D": False, "BP4D->DISFA": True}
+    assert P.claim_highest_cross_domain({"fgnet": cross["fgnet"]})["holds"] is None
+
+    # "The major improvement comes from AU1 and AU2" (BP4D->DISFA): over the baselines' mean ...
+    per_au = {m: reported.row("fgnet", "Table 2", m, "BP4D->DISFA").drop("Avg").to_dict()
+              for m in ("fgnet", *PAPER_BASELINES)}
+    c = P.claim_largest_gain(per_au, "BP4D->DISFA", "Section 4.3")
+    assert c["holds"] is True
+    assert c["gains"]["AU2"] == pytest.approx(70.5 - np.mean([7.0, 13.2, 22.5, 14.4, 15.2]))
+    # ... not over the best baseline per AU, where AU12 (+11.4) beats AU1 (+10.1)
+    best = {a: per_au["fgnet"][a] - max(per_au[m][a] for m in PAPER_BASELINES) for a in per_au["fgnet"]}
+    assert best["AU12"] == pytest.approx(11.4) and best["AU1"] == pytest.approx(10.1)
+    flipped = dict(per_au, fgnet=dict(per_au["fgnet"], AU4=99.0))
+    c = P.claim_largest_gain(flipped, "BP4D->DISFA", "Section 4.3")
+    assert c["holds"] is False and c["evidence"].startswith("FG-Net minus the mean of 5 baseline(s), per AU: AU4")
+
+    # "from BP4D to DISFA the baselines' average F1 drops by more than 30 %" (Tables 1-2)
+    within = {m: _reported_avg("Table 1", "BP4D")[m] for m in PAPER_BASELINES}
+    c = P.claim_baselines_drop(within, {m: avg["BP4D->DISFA"][m] for m in PAPER_BASELINES})
+    assert c["holds"] is True and min(c["drops"].values()) == pytest.approx(1 - 32.9 / 56.7)
+    c = P.claim_baselines_drop({"ghfeat": 40.0}, {"ghfeat": 32.9})
+    assert c["holds"] is False and "18 % drop" in c["evidence"]
+
+
+def test_within_domain_claims_competitive_with_a_stated_margin():
+    from aulib.papers import fgnet as P
+
+    t1 = {d: _reported_avg("Table 1", d) for d in ("DISFA", "BP4D")}
+    ours = {d: t1[d]["fgnet"] for d in t1}
+    sota = {d: {m: v for m, v in t1[d].items() if m != "fgnet"} for d in t1}
+    # the paper: best on DISFA, "competitive" on BP4D (1.2 below ME-GraphAU)
+    assert P.claim_outperforms({"DISFA": ours["DISFA"]}, sota, "x", "s")["holds"] is True
+    assert P.claim_outperforms(ours, sota, "x", "s")["holds"] is False
+    c = P.claim_competitive(ours, sota, "x", "s")
+    assert c["holds"] is True and "BP4D: FG-Net 64.3, best other megraphau 65.5 (-1.2)" in c["evidence"]
+    assert P.claim_competitive(ours, sota, "x", "s", margin=1.0)["holds"] is False
+    assert P.claim_competitive(ours, {"DISFA": {}, "BP4D": {}}, "x", "s")["holds"] is None
+    # against the state of the art of Table 1: tested at the paper profile only
+    assert P.claim_state_of_the_art(ours, "paper")["holds"] is True
+    c = P.claim_state_of_the_art({"DISFA": 60.0, "BP4D": 64.3}, "paper")
+    assert c["holds"] is False and "the paper's FG-Net: DISFA 65.4, BP4D 64.3" in c["evidence"]
+    c = P.claim_state_of_the_art(ours, "tiny")
+    assert c["holds"] is None and "SynthAU" in c["evidence"]
+
+
+def test_data_efficiency_claims_test_the_sizes_the_paper_names():
+    import pandas as pd
+
+    from aulib.papers import fgnet as P
+
+    rows = []
+    for d, full in (("DISFA", 60.0), ("BP4D", 60.0)):
+        for s, f in (("100", 30.0), ("1000", 40.0), ("5000", 58.0), ("10000", 59.0), ("all", full)):
+            rows += [{"dataset": d, "method": "fgnet", "subset": s, "F1": f},
+                     {"dataset": d, "method": "megraph", "subset": s, "F1": f - 1}]
+    curve = pd.DataFrame(rows)
+    # 1,000 frames by name (40 / 60 = 67 %), not the middle size (5,000: 97 %)
+    c = P.claim_close_to_full(curve, ["DISFA", "BP4D"])
+    assert c["holds"] is False and "40.0 with 1000 frames vs 60.0 with all (67 %)" in c["evidence"]
+    curve.loc[(curve.subset == "1000") & (curve.method == "fgnet"), "F1"] = 55.0
+    assert P.claim_close_to_full(curve, ["DISFA", "BP4D"])["holds"] is True
+    small = curve[curve.subset.isin(["5000", "all"])]
+    c = P.claim_close_to_full(small, ["DISFA", "BP4D"])
+    assert c["holds"] is None and "no 1000-frame subset (sizes: 5000)" in c["evidence"]
+    assert P.claim_small_subset(curve, {"DISFA": 25.0, "BP4D": 35.0})["holds"] is False
+    assert P.claim_small_subset(small, {"DISFA": 25.0})["holds"] is None
+    c = P.claim_beats_on_reduced_sets(curve, "megraph", "ME-GraphAU", ["DISFA", "BP4D"], [100, 1000])
+    assert c["holds"] is True and "4 of 4" in c["evidence"]
+
+
+def test_heatmap_peak_claim_reads_the_models_sizes_and_holds_at_paper_shapes():
+    """256-px FFHQ-aligned faces, 128-px maps, sigma 20 (the paper profile's model)."""
+    from aulib.face import align, regions
+    from aulib.models.fgnet import model_kwargs
+    from aulib.papers import fgnet as P
+    from aulib.synth import face_model
+
+    with torch.device("meta"):                       # the paper-sized model, shapes only
+        m = FGNet(**model_kwargs("paper"))
+    assert (m.heatmap_size, m.sigma) == (128, 20.0)
+    lm = face_model.MEAN[:68, :2] * 120 + 200        # a frontal face in a 400-px frame
+    _, lm256 = align.ffhq_align(np.zeros((400, 400, 3), np.uint8), lm, 256)
+    rng = np.random.default_rng(0)
+    labels = [(rng.random(12) > 0.5).astype(np.float32) for _ in range(3)]
+    maps = [regions.fgnet_heatmaps(regions.fgnet_roi_centres(lm256 * m.heatmap_size / 256, "bp4d"), y,
+                                   m.heatmap_size, sigma=m.sigma) for y in labels]
+    c = P.claim_heatmap_peaks(maps, labels, m.sigma, m.heatmap_size)
+    assert c["holds"] is True and c["worst"] <= c["tolerance"] < 1e-3
+    assert P.claim_heatmap_peaks([mp * 0.9 for mp in maps], labels, m.sigma, m.heatmap_size)["holds"] is False
+    # the old hard-coded check (landmarks halved onto a 64-px map, sigma 10) misplaces 256-px faces
+    old = [regions.fgnet_heatmaps(regions.fgnet_roi_centres(lm256 / 2, "bp4d"), y, 64, 10.0) for y in labels]
+    assert P.claim_heatmap_peaks(old, labels, 10.0, 64)["holds"] is False
+    # an isolated Gaussian whose centre falls between grid pixels peaks just below 1: tolerated
+    one = regions.fgnet_heatmaps(np.array([[[10.5, 10.5], [100.5, 100.5]]]), [1], 128, sigma=3.0)
+    c = P.claim_heatmap_peaks([one], [[1]], 3.0, 128)
+    assert c["holds"] is True and 0 < c["worst"] <= c["tolerance"]
+    assert P.peak_tolerance(20.0) == pytest.approx(1 - np.exp(-0.5 / 800))
+
+
+def test_check_inputs_lists_every_missing_file_before_any_run(tmp_path):
+    from aulib.papers.fgnet import MissingInputs, check_inputs
+
+    empty = tmp_path / "data"
+    empty.mkdir()
+    with pytest.raises(MissingInputs) as e:
+        check_inputs("fgnet/01_within_domain", "paper", ["drml", "megraph_pretrain"], use_synth=False,
+                     data_root=str(empty), imagenet_resnet=str(tmp_path / "r50.pth"))
+    msg = str(e.value)
+    assert msg.startswith("fgnet/01_within_domain at the paper profile cannot start") and "7 problem(s)" in msg
+    for part in ("dataset disfa (DatasetLayoutError)", str(empty / "DISFA"), "dataset bp4d",
+                 "parameter stylegan_checkpoint is not set", "parameter psp_checkpoint is not set",
+                 f"parameter imagenet_resnet={str(tmp_path / 'r50.pth')!r}: no such file",
+                 "parameter ffhq_expressions is not set", "leave megraph_pretrain out of the baselines parameter",
+                 "dataset ffhq for the megraph_pretrain baseline"):
+        assert part in msg, part
+    # a present but malformed expression CSV is caught too; without megraph_pretrain it is not needed
+    (tmp_path / "expr.csv").write_text("path,label\na.png,1\n")
+    g, p = tmp_path / "g.pt", tmp_path / "p.pt"
+    g.write_bytes(b"x"), p.write_bytes(b"x")
+    with pytest.raises(MissingInputs, match="columns path and expression"):
+        check_inputs("nb", "paper", ["megraph_pretrain"], stylegan_checkpoint=str(g), psp_checkpoint=str(p),
+                      ffhq_expressions=str(tmp_path / "expr.csv"), data_root=str(empty))
+    check_inputs("nb", "paper", ["drml", "megraph"], stylegan_checkpoint=str(g), psp_checkpoint=str(p))
+    check_inputs("nb", "tiny", ["megraph_pretrain"])        # SynthAU: prior and labels come from synth-ffhq
+
+
+def test_amp_switch_fp32_and_explicit_precisions():
+    """FG-Net's official code trains in fp32: TrainConfig(amp="off") keeps autocast off on CUDA
+    (auto would turn on bf16 there); bf16 / fp16 name the autocast dtype."""
+    from aulib.train import TrainConfig
+    from aulib.train.loop import _resolve_flags
+
+    assert _resolve_flags(TrainConfig(amp="off"), "cuda:0") == (False, None, True)
+    assert _resolve_flags(TrainConfig(amp="auto"), "cpu") == (False, None, False)
+    assert _resolve_flags(TrainConfig(amp="bf16", channels_last="off"), "cuda:0") == (True, torch.bfloat16, False)
+    assert _resolve_flags(TrainConfig(amp="fp16"), "cpu")[:2] == (True, torch.float16)
+    with pytest.raises(ValueError, match=re.escape("TrainConfig.amp: expected auto | on | off | bf16 | fp16, found 'half'")):
+        _resolve_flags(TrainConfig(amp="half"), "cpu")

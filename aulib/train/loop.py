@@ -59,7 +59,7 @@ class TrainConfig:
     step_epochs: int = 2              # step: multiply by gamma every step_epochs epochs
     gamma: float = 0.3
     warmup_iters: int = 0
-    amp: str = "auto"                 # auto (on for CUDA) | on | off
+    amp: str = "auto"                 # mixed precision: auto (on for CUDA) | on | off (fp32) | bf16 | fp16
     channels_last: str = "auto"       # auto (on for CUDA) | on | off
     num_workers: int = 0
     max_iters_per_epoch: int = 0      # 0 = whole training set each epoch
@@ -160,18 +160,32 @@ class Predictions:
 
 
 # ---------------------------------------------------------------------------------------
+#: explicit autocast precisions of ``TrainConfig.amp`` (besides auto / on / off)
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
 def _resolve_flags(cfg: TrainConfig, device: str):
+    """(use autocast, its dtype or None, channels_last) for ``cfg`` on ``device``.
+
+    ``amp``: ``auto`` = autocast on CUDA only (bf16 where supported, else fp16 with a grad
+    scaler); ``on`` = the same dtype choice on any device; ``off`` = fp32 throughout (what a
+    paper's fp32 code needs, e.g. FG-Net's official training); ``bf16`` / ``fp16`` = autocast
+    with that dtype. ``channels_last``: auto (CUDA) | on | off.
+    """
     cuda = device.startswith("cuda")
 
-    def flag(v):
+    def flag(v, what, extra=()):
         v = str(v).lower()
-        if v not in ("auto", "on", "off", "true", "false"):
-            raise ValueError(f"expected auto | on | off, found {v!r}")
-        return cuda if v == "auto" else v in ("on", "true")
-    amp, cl = flag(cfg.amp), flag(cfg.channels_last)
+        if v not in ("auto", "on", "off", "true", "false", *extra):
+            raise ValueError(f"TrainConfig.{what}: expected auto | on | off" + "".join(f" | {e}" for e in extra)
+                             + f", found {v!r}")
+        return cuda if v == "auto" else v in ("on", "true", *extra)
+    amp, cl = flag(cfg.amp, "amp", tuple(AMP_DTYPES)), flag(cfg.channels_last, "channels_last")
     amp_dtype = None
     if amp:
-        if cuda:
+        if str(cfg.amp).lower() in AMP_DTYPES:
+            amp_dtype = AMP_DTYPES[str(cfg.amp).lower()]
+        elif cuda:
             amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         else:
             amp_dtype = torch.bfloat16

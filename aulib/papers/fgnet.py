@@ -1,0 +1,339 @@
+"""FG-Net's notebooks (Yin et al., WACV 2024; paper 000): the check of a notebook's inputs
+before its first run, and the computations of the paper's claims.
+
+Every ``claim_*`` function tests one sentence of the paper, at the strictness the paper
+states, and returns the keyword arguments of :meth:`aulib.workbook.Run.claim` (``claim``,
+``holds`` - True, False or None when this run cannot test it -, ``evidence``, ``source``
+naming the section, figure or table, and machine-readable numbers), so a notebook writes
+``run.claim(**fgnet.claim_...(...))``. Where the paper's words are not a number ("competitive",
+"close"), the tolerance is a module constant and the function's docstring says why.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+#: "competitive" (FG-Net §4.3 Within-domain Evaluation, abstract, Table 1 caption): at most this
+#: many F1 points below the best method compared. The paper calls its BP4D result
+#: "competitive" while it is 1.2 points below ME-GraphAU's (64.3 vs 65.5, Table 1); 2 points
+#: admits that deficit and a run-to-run spread of the same order, and no more.
+COMPETITIVE_MARGIN = 2.0
+#: "close to the whole set" (FG-Net contribution (iii), Figure 6 caption): the 1k-sample model
+#: keeps at least this fraction of the full-data F1. The paper prints no Figure 6 numbers, so
+#: the word is not quantified there; 80 % is our reading.
+CLOSE_FRACTION = 0.8
+#: "the baseline methods' performance (average F1) drops by more than 30 %" from BP4D to
+#: DISFA (FG-Net §4.3 Cross-domain Evaluation): relative drop from within-BP4D F1.
+BASELINE_DROP = 0.30
+#: the subset size FG-Net's data-efficiency sentences name (contribution (iii), §4.3)
+CLOSE_SIZE = 1000
+#: the smallest size FG-Net's data-efficiency sentences name (§4.3: "even with a mere 100")
+SMALL_SIZE = 100
+
+
+class MissingInputs(FileNotFoundError):
+    """A notebook's settings need files that are not there (all of them are listed)."""
+
+
+def _claim(claim: str, holds, evidence: str, source: str, **numbers) -> dict:
+    return dict(claim=claim, holds=None if holds is None else bool(holds), evidence=evidence,
+                source=source, **numbers)
+
+
+# ---------------------------------------------------------------------------------------
+# Inputs, checked before the first training run
+def check_inputs(notebook: str, profile: str, baselines=(), *, use_synth: bool = True, data_root: str = "",
+                 stylegan_checkpoint: str = "", psp_checkpoint: str = "", imagenet_resnet: str = "",
+                 ffhq_expressions: str = "", datasets=("disfa", "bp4d")) -> None:
+    """Check every file a FG-Net notebook's settings need, before any training run starts.
+
+    Checked: the real datasets (``use_synth=False``: each of ``datasets`` under ``data_root``,
+    :func:`aulib.data.dataset_root`); at the paper profile the FFHQ checkpoints FG-Net starts
+    from (``stylegan_checkpoint``, ``psp_checkpoint``); ``imagenet_resnet`` when given (the
+    ME-GraphAU-style baselines' ImageNet file); and for the ``megraph_pretrain`` baseline at the
+    paper profile ``ffhq_expressions`` (a readable CSV with ``path`` and ``expression``,
+    :func:`aulib.data.expressions.read_expression_csv`) and the FFHQ folder under
+    ``data_root``. Smoke / tiny take their prior and expression labels from SynthAU.
+
+    Raises:
+        MissingInputs: naming ``notebook``, and for each problem the parameter to set, the
+            value found and what is expected (datasets: the :class:`DatasetLayoutError` text
+            with the expected layout and where to obtain the data).
+    """
+    from aulib import data as D
+    from aulib.data import DatasetLayoutError
+
+    problems = []
+    if not use_synth:
+        for k in datasets:
+            try:
+                D.dataset_root(k, data_root=data_root or None)
+            except DatasetLayoutError as e:
+                problems.append(f"dataset {k} (DatasetLayoutError): {e}")
+
+    def need_file(param: str, value: str, what: str) -> None:
+        if not value:
+            problems.append(f"parameter {param} is not set: {what}")
+        elif not Path(value).is_file():
+            problems.append(f"parameter {param}={value!r}: no such file; expected {what}")
+
+    if profile == "paper":
+        need_file("stylegan_checkpoint", stylegan_checkpoint,
+                  "rosinality's stylegan2-ffhq-config-f.pt (FG-Net starts from it; README 'Real datasets')")
+        need_file("psp_checkpoint", psp_checkpoint,
+                  "pSp's psp_ffhq_encode.pt (FG-Net starts from it; README 'Real datasets')")
+    if imagenet_resnet:
+        need_file("imagenet_resnet", imagenet_resnet, "a torchvision ImageNet ResNet file (or leave it "
+                  "empty: the ME-GraphAU-style baselines then start from random init)")
+    if "megraph_pretrain" in baselines and profile == "paper":
+        before = len(problems)
+        need_file("ffhq_expressions", ffhq_expressions,
+                  "a CSV of FFHQ expression labels (columns path, expression) for the megraph_pretrain "
+                  "baseline - or leave megraph_pretrain out of the baselines parameter")
+        if len(problems) == before:
+            from aulib.data.expressions import read_expression_csv
+
+            try:
+                read_expression_csv(ffhq_expressions)
+            except ValueError as e:
+                problems.append(f"parameter ffhq_expressions: {e}")
+        try:
+            D.dataset_root("ffhq", data_root=data_root or None)
+        except DatasetLayoutError as e:
+            problems.append(f"dataset ffhq for the megraph_pretrain baseline (DatasetLayoutError): {e}")
+    if problems:
+        raise MissingInputs(f"{notebook} at the {profile} profile cannot start - checked before any "
+                            f"training run, {len(problems)} problem(s):\n"
+                            + "\n".join(f"- {p}" for p in problems))
+
+
+# ---------------------------------------------------------------------------------------
+# Claims
+def _best(others: dict) -> tuple[str, float]:
+    name = max(others, key=lambda m: others[m])
+    return name, float(others[name])
+
+
+def claim_highest_cross_domain(cross: dict, names: dict | None = None) -> dict:
+    """FG-Net has the highest cross-domain F1 in **both** directions, each tested on its own.
+
+    ``cross``: {method: {direction: average F1}}, ``"fgnet"`` among the methods, the others the
+    baselines trained in this run; ``names``: printed method names. Holds iff in every direction
+    FG-Net's average F1 is above every baseline's. Paper: Figure 1 caption ("FG-Net has the
+    highest cross-domain performance"), §4.3 Cross-domain Evaluation ("For both directions of
+    cross-domain evaluation, our proposed method achieves superior performance compared to
+    the baselines"), Table 2.
+    """
+    names = names or {}
+    fg = cross["fgnet"]
+    base = {m: v for m, v in cross.items() if m != "fgnet"}
+    text = "FG-Net has the highest cross-domain average F1 in both directions, above every baseline trained here"
+    source = "Figure 1 caption; Section 4.3 (Cross-domain Evaluation: 'for both directions'); Table 2"
+    if not base:
+        return _claim(text, None, "no baseline was trained in this run (baselines parameter empty)", source)
+    per = {d: all(fg[d] > b[d] for b in base.values()) for d in fg}
+    evidence = "; ".join(
+        f"{d}: FG-Net {fg[d]:.1f} vs " + ", ".join(f"{names.get(m, m)} {b[d]:.1f}" for m, b in base.items())
+        + (" (highest)" if ok else " (not highest)") for d, ok in per.items())
+    return _claim(text, all(per.values()), evidence, source, highest_per_direction=per)
+
+
+def au_gains(per_au: dict, aus=None) -> dict:
+    """FG-Net's F1 gain over the baselines per AU: FG-Net's F1 minus the mean of the baselines'
+    F1 on that AU. ``per_au``: {method: {AU: F1}} (``"fgnet"`` and at least one baseline;
+    an ``Avg`` entry is ignored); ``aus`` defaults to FG-Net's AUs."""
+    fg = per_au["fgnet"]
+    base = [v for m, v in per_au.items() if m != "fgnet"]
+    aus = [a for a in (aus or list(fg.keys())) if a != "Avg"]
+    return {a: float(fg[a]) - float(np.mean([b[a] for b in base])) for a in aus}
+
+
+def claim_largest_gain(per_au: dict, where: str, source: str, top=("AU1", "AU2")) -> dict:
+    """"The major improvement comes from AU1 and AU2": the AUs in ``top`` have the largest
+    gains of FG-Net over the baselines (:func:`au_gains`), i.e. they are the ``len(top)`` AUs
+    with the largest gains.
+
+    The gain is over the baselines' mean, not over the best baseline per AU: on the paper's own
+    Table 2 (BP4D->DISFA) the gain over the best baseline is larger on AU12 (+11.4) than on AU1
+    (+10.1), while over the baselines' mean AU2 (+56.0) and AU1 (+34.0) lead, as the sentence
+    says - a test checks this. ``where``: e.g. "BP4D->DISFA"; ``source``: the sentence's place
+    (§4.3, within- or cross-domain evaluation).
+    """
+    text = f"{where}: the largest gains over the baselines come from {' and '.join(top)}"
+    if len(per_au) < 2:
+        return _claim(text, None, "no baseline was trained in this run (baselines parameter empty)", source)
+    gains = au_gains(per_au)
+    lead = sorted(gains, key=lambda a: -gains[a])[:len(top)]
+    evidence = (f"FG-Net minus the mean of {len(per_au) - 1} baseline(s), per AU: "
+                + ", ".join(f"{a} {g:+.1f}" for a, g in sorted(gains.items(), key=lambda t: -t[1])))
+    return _claim(text, set(lead) == set(top), evidence, source, gains=gains)
+
+
+def _versus(ours: dict, others: dict, names: dict | None):
+    names = names or {}
+    rows = {}
+    for d, v in ours.items():
+        best, bv = _best(others[d])
+        rows[d] = (names.get(best, best), bv, float(v) - bv)
+    return rows
+
+
+def claim_outperforms(ours: dict, others: dict, text: str, source: str, names: dict | None = None) -> dict:
+    """FG-Net's average F1 is above every other method's on each dataset of ``ours``
+    ({dataset: F1}); ``others``: {dataset: {method: F1}}."""
+    if not any(others.values()):
+        return _claim(text, None, "no baseline was trained in this run (baselines parameter empty)", source)
+    rows = _versus(ours, others, names)
+    evidence = "; ".join(f"{d}: FG-Net {ours[d]:.1f}, best other {n} {bv:.1f} ({diff:+.1f})"
+                         for d, (n, bv, diff) in rows.items())
+    return _claim(text, all(diff > 0 for _, _, diff in rows.values()), evidence, source)
+
+
+def claim_competitive(ours: dict, others: dict, text: str, source: str, names: dict | None = None,
+                      margin: float = COMPETITIVE_MARGIN) -> dict:
+    """"Competitive": on every dataset FG-Net's average F1 is at most ``margin`` points below
+    the best other method's (:data:`COMPETITIVE_MARGIN`: the paper calls a 1.2-point deficit
+    competitive). ``ours``: {dataset: F1}; ``others``: {dataset: {method: F1}}."""
+    if not any(others.values()):
+        return _claim(text, None, "no baseline was trained in this run (baselines parameter empty)", source)
+    rows = _versus(ours, others, names)
+    evidence = ("; ".join(f"{d}: FG-Net {ours[d]:.1f}, best other {n} {bv:.1f} ({diff:+.1f})"
+                          for d, (n, bv, diff) in rows.items())
+                + f" - tolerance: at most {margin:g} points below the best (the paper calls its BP4D "
+                  "deficit of 1.2 points to ME-GraphAU competitive)")
+    return _claim(text, all(diff >= -margin for _, _, diff in rows.values()), evidence, source, margin=margin)
+
+
+def claim_state_of_the_art(ours: dict, profile: str, margin: float = COMPETITIVE_MARGIN) -> dict:
+    """FG-Net is competitive with the state of the art within domain: at the paper profile, our
+    FG-Net's average F1 on each dataset of ``ours`` ({"DISFA": F1, "BP4D": F1}) is at most
+    ``margin`` points below the best method the paper's Table 1 lists (FG-Net's own row left
+    out; numbers from the store of reported results). Other profiles train on SynthAU, whose
+    numbers are not comparable to real-data ones: not testable (None).
+    Paper: abstract, Table 1 caption ("competitive performance compared to the state-of-the-art").
+    """
+    from aulib.eval import reported
+
+    text = ("FG-Net is competitive with the state of the art within domain "
+            f"(at most {margin:g} F1 points below the best method of the paper's Table 1)")
+    source = "abstract; Table 1 caption"
+    if profile != "paper":
+        return _claim(text, None, f"the {profile} profile trains on SynthAU, whose F1 is not comparable to the "
+                                  "real-data numbers of Table 1; the paper profile tests it", source)
+    t1 = reported.load("fgnet", "Table 1")
+    t1 = t1[t1.au == "Avg"]
+    others = {d: dict(zip(t1[(t1.dataset == d) & (t1.method_key != "fgnet")].method,
+                          t1[(t1.dataset == d) & (t1.method_key != "fgnet")].value)) for d in ours}
+    paper_fg = {d: float(t1[(t1.dataset == d) & (t1.method_key == "fgnet")].value.iloc[0]) for d in ours}
+    res = claim_competitive(ours, others, text, source, margin=margin)
+    res["evidence"] += "; the paper's FG-Net: " + ", ".join(f"{d} {v:.1f}" for d, v in paper_fg.items())
+    return res
+
+
+def claim_baselines_drop(within: dict, cross: dict, names: dict | None = None,
+                         threshold: float = BASELINE_DROP) -> dict:
+    """From BP4D to DISFA every baseline's average F1 drops by more than 30 % (relative to
+    its within-BP4D F1, the same model on BP4D's held-out fold). ``within`` / ``cross``:
+    {baseline: F1} (BP4D within, BP4D->DISFA). Paper §4.3 Cross-domain Evaluation; on the
+    paper's Tables 1-2 the drops are 42-71 % (a test checks)."""
+    names = names or {}
+    text = f"From BP4D to DISFA every baseline's average F1 drops by more than {threshold:.0%}"
+    source = "Section 4.3 (Cross-domain Evaluation: 'drops by more than 30%'); Tables 1-2"
+    if not within:
+        return _claim(text, None, "no baseline was trained in this run (baselines parameter empty)", source)
+    drop = {m: 1.0 - float(cross[m]) / float(within[m]) if within[m] > 0 else float("nan") for m in within}
+    evidence = "; ".join(f"{names.get(m, m)}: {within[m]:.1f} -> {cross[m]:.1f} ({100 * d:.0f} % drop)"
+                         for m, d in drop.items())
+    return _claim(text, all(d > threshold for d in drop.values()), evidence, source, drops=drop)
+
+
+def _curve_f1(curve, dataset: str, subset: str, method: str = "fgnet") -> float:
+    sel = curve[(curve.dataset == dataset) & (curve.method == method) & (curve.subset == subset)]
+    return float(sel.F1.iloc[0])
+
+
+def claim_close_to_full(curve, datasets, n: int = CLOSE_SIZE, fraction: float = CLOSE_FRACTION) -> dict:
+    """"The performance of FG-Net trained on 1k samples is close to the whole set": on every
+    dataset, F1 with ``n`` (1,000) frames is at least ``fraction`` of the full-data F1
+    (:data:`CLOSE_FRACTION`). ``curve``: Figure 6's table (columns dataset, method, subset, F1;
+    ``subset`` the size as text or ``"all"``). Not testable (None) when the run has no
+    1,000-frame subset - the size is tested by name, never replaced by another."""
+    text = f"With {n:,} training frames FG-Net comes close to its full-data F1 (at least {fraction:.0%} of it)"
+    source = "Contribution (iii); Figure 6 caption; Section 4.3 (Data Efficiency)"
+    have = set(curve.subset[curve.method == "fgnet"])
+    if str(n) not in have:
+        return _claim(text, None, f"this run has no {n}-frame subset (sizes: "
+                                  f"{', '.join(sorted(have - {'all'}, key=int))}); the paper's claim is about {n:,}",
+                      source)
+    ratio = {d: _curve_f1(curve, d, str(n)) / max(_curve_f1(curve, d, "all"), 1e-6) for d in datasets}
+    evidence = "; ".join(f"{d}: {_curve_f1(curve, d, str(n)):.1f} with {n} frames vs {_curve_f1(curve, d, 'all'):.1f} "
+                         f"with all ({100 * r:.0f} %)" for d, r in ratio.items())
+    return _claim(text, min(ratio.values()) >= fraction, evidence, source, ratio=ratio)
+
+
+def claim_small_subset(curve, floor: dict, n: int = SMALL_SIZE) -> dict:
+    """"Even with a mere 100 training samples, FG-Net manages to achieve commendable
+    performance": with ``n`` (100) frames FG-Net's average F1 is above the always-active floor
+    on every dataset (``floor``: {dataset: F1}). Not testable (None) without a 100-frame subset."""
+    text = f"With only {n} training frames FG-Net still detects AUs (average F1 above the always-active floor)"
+    source = "Section 4.3 (Data Efficiency: 'even with a mere 100 training samples')"
+    have = set(curve.subset[curve.method == "fgnet"])
+    if str(n) not in have:
+        return _claim(text, None, f"this run has no {n}-frame subset (sizes: "
+                                  f"{', '.join(sorted(have - {'all'}, key=int))})", source)
+    f = {d: _curve_f1(curve, d, str(n)) for d in floor}
+    return _claim(text, all(f[d] > floor[d] for d in floor),
+                  ", ".join(f"{d} {f[d]:.1f} (floor {floor[d]:.1f})" for d in floor), source)
+
+
+def claim_beats_on_reduced_sets(curve, baseline: str, label: str, datasets, sizes) -> dict:
+    """FG-Net's average F1 is above ``baseline``'s on every reduced training set (each dataset,
+    each size in ``sizes``). For ME-GraphAU + FFHQ pre-train the paper says so in words (§4.3:
+    "FG-Net outperforms ME-GraphAU + FFHQ pre-train when trained with partial training data
+    for both datasets"); for ME-GraphAU from its usual initialisation it follows from its
+    collapse at 100 / 1k frames (Figure 6)."""
+    source = ("Section 4.3 (Data Efficiency: 'outperforms ME-GraphAU + FFHQ pre-train ... partial training data')"
+              if baseline == "megraph_pretrain" else "Figure 6; Section 4.3 (Data Efficiency)")
+    pairs = [(d, str(s)) for d in datasets for s in sizes]
+    wins = {p: _curve_f1(curve, *p) > _curve_f1(curve, *p, method=baseline) for p in pairs}
+    evidence = (f"FG-Net ahead in {sum(wins.values())} of {len(wins)} (dataset, size) pairs: "
+                + "; ".join(f"{d} n={s}: {_curve_f1(curve, d, s):.1f} vs {_curve_f1(curve, d, s, method=baseline):.1f}"
+                            for d, s in pairs))
+    return _claim(f"FG-Net beats {label} on every reduced training set", all(wins.values()), evidence, source)
+
+
+def peak_tolerance(sigma: float) -> float:
+    """How far below 1 the largest grid value of a Gaussian of std ``sigma`` (pixels) may lie
+    when its centre is off the integer grid: at most half a pixel in x and y, i.e. a squared
+    distance of 0.5, so the peak is at least exp(-0.5 / (2 sigma^2))."""
+    return 1.0 - math.exp(-0.5 / (2.0 * float(sigma) ** 2))
+
+
+def claim_heatmap_peaks(maps: list, labels: list, sigma: float, size: int) -> dict:
+    """"The peak value is either 1 (AU active) or -1 (inactive)" of the ground-truth heatmaps.
+
+    ``maps``: per face, the (n_aus, size, size) heatmaps the model is trained on (its own
+    ``heatmap_size`` and ``sigma``); ``labels``: per face, the (n_aus,) 0/1 labels. Holds iff
+    every active AU's map peaks in [1 - tol, 1] and every inactive one's bottoms in
+    [-1, -1 + tol], with tol = :func:`peak_tolerance` (the Gaussians are sampled on the integer
+    grid, so a centre between pixels peaks slightly below 1; overlapping pairs are clipped to
+    exactly 1). Paper: Figure 4 caption, §3.3 ("clip the heatmaps into the range of [-1, 1] to
+    make sure the peak value is either 1 or -1").
+    """
+    tol = peak_tolerance(sigma) + 1e-6
+    worst = 0.0
+    n_on = n_off = 0
+    for m, y in zip(maps, labels):
+        m, y = np.asarray(m, np.float64), np.asarray(y) > 0.5
+        hi, lo = m.max(axis=(1, 2)), m.min(axis=(1, 2))
+        dev = np.concatenate([np.where(hi[y] <= 1 + 1e-6, 1 - hi[y], np.inf),
+                              np.where(lo[~y] >= -1 - 1e-6, 1 + lo[~y], np.inf)])
+        worst = max(worst, float(dev.max()) if dev.size else 0.0)
+        n_on, n_off = n_on + int(y.sum()), n_off + int((~y).sum())
+    return _claim("Ground-truth heatmaps peak at +1 for an active AU and at -1 for an inactive one",
+                  worst <= tol,
+                  f"{n_on} active and {n_off} inactive AU maps of {len(maps)} face(s), {size}-px maps, sigma {sigma:g}: "
+                  f"largest distance of a peak from +-1 {worst:.2g} (tolerance {tol:.2g}: a centre between grid pixels)",
+                  "Figure 4 caption; Section 3.3 (Heatmap Detection)", worst=worst, tolerance=tol)
