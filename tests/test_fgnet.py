@@ -333,6 +333,23 @@ def test_deviation_table_records_tiny_choices():
     t = deviation_table("tiny", finetune="interpreter", active_weight=4.0, lr=1e-3, epochs=3)
     assert {"fine-tuning", "loss"} <= set(t["item"])
     assert "fine-tuning" not in set(deviation_table("paper", lr=5e-5)["item"])
+    # the second mapping pass: as the official code at paper, said to be off (and unmeasured) at tiny
+    row = {p: deviation_table(p, lr=1e-3).set_index("item").loc["codes into synthesis"] for p in ("paper", "tiny")}
+    assert row["paper"].iloc[1].startswith("as the official code") and row["paper"].iloc[2] == "-"
+    assert "remap_codes off" in row["tiny"].iloc[1] and "not measured" in row["tiny"].iloc[2]
+    # precision: no row when fp32 (amp=off, the paper profile); auto says bf16 on CUDA
+    assert "precision" not in set(deviation_table("paper", lr=5e-5, amp="off")["item"])
+    assert "bf16 autocast on CUDA" in deviation_table("tiny", amp="auto").set_index("item").loc["precision"].iloc[1]
+
+
+def test_baseline_note_says_random_init_without_an_imagenet_file():
+    from aulib.models.fgnet import baseline_note
+
+    for b in ("megraph", "megraph_pretrain"):
+        assert "ResNet-50 from random init (no imagenet_resnet file" in baseline_note(b, "paper")
+        assert "ResNet-50 from ImageNet (resnet50-0676ba61.pth)" in baseline_note(b, "paper", "/w/resnet50-0676ba61.pth")
+        assert "ResNet-18 from random init" in baseline_note(b, "tiny")
+    assert "random init" not in baseline_note("drml", "paper")
 
 
 def test_balanced_active_weight_tracks_training_base_rates():

@@ -554,7 +554,19 @@ def deviation_table(profile: str, **settings):
          f"batch {settings.get('batch_size', '?')}", "CPU budget" if not paper else "-"),
         ("model selection", "best test-fold F1 per epoch (code)",
          "best validation F1 on subjects held out of the training parts", "never select on test data"),
+        ("codes into synthesis", "pSp codes + latent_avg passed through the mapping network a second time "
+         "(official code, reference/fgnet.md §3; the paper is silent)",
+         "as the official code (remap_codes)" if kw.get("remap_codes") else
+         "fed to synthesis directly (remap_codes off)",
+         "-" if kw.get("remap_codes") else
+         "the synth-ffhq prior never trained its mapping network (reconstruction only), so a second pass would "
+         "put a random MLP before the synthesis it was trained with; not measured at this profile"),
     ]
+    amp = str(settings.get("amp", "auto")).lower()
+    if amp != "off":
+        rows.append(("precision", "fp32 (official code)",
+                     {"auto": "fp32 on CPU, bf16 autocast on CUDA (amp=auto)", "on": "autocast (amp=on)"}.get(amp, f"{amp} autocast"),
+                     "fp32 on CPU; on a GPU set amp=off to train as the official code (bf16 not measured against it)"))
     if settings.get("active_weight", 1.0) != 1.0:
         aw = settings["active_weight"]
         rows.append(("loss", "plain heatmap MSE",
@@ -628,15 +640,21 @@ def baseline_kwargs(name: str, profile: str, dataset: str, weights=None, backbon
     raise ValueError(f"no FG-Net baseline set-up for {name!r}; baselines: {', '.join(BASELINES)}")
 
 
-def baseline_note(name: str, profile: str) -> str:
+def baseline_note(name: str, profile: str, imagenet=None) -> str:
     """How our run of a baseline differs from the one in the paper's tables (for the notebooks'
-    deviation tables); see :func:`baseline_kwargs`."""
+    deviation tables); see :func:`baseline_kwargs`. ``imagenet``: the ImageNet file the
+    ME-GraphAU-style backbones start from (the notebooks' ``imagenet_resnet``); without one the
+    note says "random init" (its paper starts from ImageNet)."""
     small = profile != "paper"
+    start = (f"from ImageNet ({os.path.basename(str(imagenet))})" if imagenet
+             else "from random init (no imagenet_resnet file; ME-GraphAU starts from ImageNet)")
+    net = "ResNet-18" if small else "ResNet-50"
     notes = {
         "drml": "our DRML (region layer + multi-label)" + (", 80-px input, FC 512-256, balanced BCE" if small else ""),
-        "megraph": "ME-GraphAU stage 1 (ANFL) only" + (", ResNet-18 from random init" if small else ""),
-        "megraph_pretrain": "ME-GraphAU stage 1, its backbone first trained on the face set's expression labels "
-                            "(synth-ffhq: classes derived from its AU ground truth) for the same steps",
+        "megraph": f"ME-GraphAU stage 1 (ANFL) only, {net} {start}",
+        "megraph_pretrain": f"ME-GraphAU stage 1, its {net} {start}, first trained on the face set's expression "
+                            "labels (" + ("synth-ffhq: classes derived from its AU ground truth" if small
+                                          else "the ffhq_expressions CSV") + ") for the same steps",
         "ghfeat": "GH-Feat's own encoder replaced by FG-Net's frozen prior: an MLP on its standardised W+ codes",
     }
     if name not in notes:
