@@ -56,10 +56,13 @@ def test_disfa_missing_frames_error_teaches(tmp_path):
     with pytest.raises(D.DatasetLayoutError) as e:
         D.frame_index("disfa", root)
     msg = str(e.value)
-    assert "SN003" in msg and "Videos_LeftCamera" in msg and "mohammadmahoor" in msg
+    assert "SN003" in msg and "Videos_LeftCamera" in msg
+    # the folder exists: say what inside it is wrong, never "obtain it from ..."
+    assert "obtain it" not in msg and "mohammadmahoor" not in msg and "check disfa" in msg
     with pytest.raises(D.DatasetLayoutError) as e:
         D.frame_index("disfa", tmp_path / "nowhere")
     assert "not found" in str(e.value) and "ActionUnit_Labels" in str(e.value)
+    assert "mohammadmahoor" in str(e.value)
 
 
 def test_bp4d_unknown_nine_is_masked_and_uncoded_frames_unlabelled(tmp_path):

@@ -143,16 +143,21 @@ def listing(path: Path, limit: int = 12) -> str:
 
 
 def layout_error(name: str, root: Path, problem: str) -> DatasetLayoutError:
-    """Build the teaching error: what was expected, what was found, what to do."""
+    """Build the teaching error: what was expected, what was found, what to do.
+
+    Where to obtain the dataset is said only when its folder does not exist; when it does,
+    the error says what inside it is wrong and points to the checker instead."""
     d = info(name)
+    head = (f"{d.title}: {problem}\n"
+            f"  expected layout under {root}:\n    " + d.layout.replace("\n", "\n    ") + "\n"
+            f"  found: {listing(root)}\n")
+    check = (f"Run python -m aulib.data check {d.name} {root} for a file-by-file report.")
+    if Path(root).is_dir():
+        return DatasetLayoutError(head + f"  {check}")
     return DatasetLayoutError(
-        f"{d.title}: {problem}\n"
-        f"  expected layout under {root}:\n    " + d.layout.replace("\n", "\n    ") + "\n"
-        f"  found: {listing(root)}\n"
-        f"  obtain it: {d.obtain}\n"
+        head + f"  obtain it: {d.obtain}\n"
         f"  then place it at {config.data_root() / d.subfolder} (the default, set AULIB_DATA to "
-        f"move the data root) or pass root=... . Run aulib.data.check({d.name!r}, root) for a "
-        f"file-by-file report. {_SYNTH_HINT}")
+        f"move the data root) or pass root=... . {check} {_SYNTH_HINT}")
 
 
 def dataset_root(name: str, root: str | os.PathLike | None = None,

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ...face.frames import IMAGE_EXTS, looks_intact
+from ...face.frames import IMAGE_EXTS, ZIP_SEP, image_fault
 
 LEDGER_COLUMNS = ["dataset", "subject", "video", "frame", "path", "reason", "action", "detail"]
 INDEX_BASE = ["dataset", "subject", "video", "frame", "path", "labeled"]
@@ -38,8 +39,21 @@ def ledger_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def number_of(stem: str) -> int | None:
-    """Frame number from a file stem (``'0643'`` -> 643; ``'N_0000000001_00012'`` -> None)."""
-    return int(stem) if stem.isdigit() else None
+    """Frame number from a file stem: its trailing digits (``'0643'`` -> 643,
+    ``'frame_0012'`` -> 12, ``'SN001_7'`` -> 7); None when it does not end in a digit."""
+    m = re.search(r"(\d+)$", stem)
+    return int(m.group(1)) if m else None
+
+
+def require_pairs(dataset: str, root: Path, n_paired: int, labels_found: str,
+                  images_found: str, hint: str = "") -> None:
+    """An index that found labels and images but paired none of them is an error naming what
+    it found on each side (never a quiet ``0 frames``)."""
+    if n_paired == 0:
+        from ..catalog import layout_error
+
+        raise layout_error(dataset, root, f"found {labels_found} and {images_found}, but no "
+                           f"image pairs with a label{hint}")
 
 
 def list_images(folder: Path) -> dict[str, Path]:
@@ -62,22 +76,35 @@ def walk_images(root: Path) -> dict[str, str]:
     return out
 
 
+def frame_fault(root: Path, ref: str) -> str | None:
+    """Why frame ``ref`` cannot be read, or None: the face room's content check
+    (:func:`aulib.face.frames.image_fault`: format magic and end marker, so a cut-short JPEG
+    or PNG is caught), which :func:`aulib.face.frames.read_frame` — the loader — applies too.
+    Members of zip archives are checked when first decoded (reading every member here would
+    read the whole archive)."""
+    if ZIP_SEP in str(ref):
+        return None
+    return image_fault(root / ref)
+
+
 def intact_mask(root: Path, paths) -> np.ndarray:
-    """True where the image file exists and starts with its format's magic bytes."""
-    return np.array([looks_intact(root / p) for p in paths], dtype=bool)
+    """True where :func:`frame_fault` finds nothing wrong with the image."""
+    return np.array([frame_fault(root, p) is None for p in paths], dtype=bool)
 
 
 def drop_corrupt(root: Path, df, ledger: list, dataset: str, subject=None, video=None):
-    """Rows of ``df`` whose image looks intact; the others go to ``ledger`` as corrupt files.
+    """Rows of ``df`` whose image passes :func:`frame_fault`; the others go to ``ledger`` as
+    ``corrupt file`` (action ``excluded``, the fault as detail).
 
     ``subject``/``video`` fill the ledger when ``df`` has no such columns (default: per row)."""
-    ok = intact_mask(root, df["path"])
-    for _, r in df[~ok].iterrows():
+    faults = [frame_fault(root, p) for p in df["path"]]
+    ok = np.array([f is None for f in faults], dtype=bool)
+    for (_, r), why in zip(df[~ok].iterrows(), [f for f in faults if f is not None]):
         ledger.append(dict(dataset=dataset,
                            subject=subject if subject is not None else r.get("subject", ""),
                            video=video if video is not None else r.get("video", ""),
                            frame=int(r.frame), path=r.path, reason="corrupt file",
-                           action="excluded", detail="empty file or bad image header"))
+                           action="excluded", detail=why))
     return df[ok]
 
 
@@ -96,3 +123,135 @@ def finish_index(df: pd.DataFrame, aus: list[str]) -> pd.DataFrame:
     df["video"] = df["video"].astype(str)
     df["labeled"] = df["labeled"].astype(bool)
     return df.reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ frame <-> label pairing
+@dataclass
+class Numbered:
+    """One folder's numbered labels and images, the input of :func:`decide_pairing`.
+
+    ``folder``: its name in messages (``"SN001"``, ``"F001/T1"``); ``labels``: the label
+    numbers (a label line's 0-based position, or the frame number a label file gives);
+    ``images``: image number -> frame reference."""
+    folder: str
+    labels: np.ndarray
+    images: dict
+
+
+@dataclass
+class Pairing:
+    """The decided pairing of a dataset: image number = label number + ``shift``.
+
+    ``value``: the reader option's value that means this shift; ``misfits``: folders whose
+    numbering points to another shift (only when the option was given), with the reason;
+    ``how``: "option" / "data" / "default" / "none" (no folder had both labels and images)."""
+    value: int
+    shift: int
+    misfits: dict
+    how: str
+
+    def image(self, folder: Numbered, label: int):
+        return folder.images.get(int(label) + self.shift)
+
+    def unlabelled(self, folder: Numbered) -> list[int]:
+        """Image numbers of ``folder`` that no label pairs with."""
+        have = set((np.asarray(folder.labels, int) + self.shift).tolist())
+        return sorted(k for k in folder.images if k not in have)
+
+
+def _span(nums) -> str:
+    nums = sorted(nums)
+    if not nums:
+        return "none"
+    return f"{nums[0]}..{nums[-1]}" if len(nums) > 1 else str(nums[0])
+
+
+def _outside(folder: Numbered, shift: int, all_labelled: bool) -> int:
+    """How many pairs ``shift`` puts outside the folder's number ranges: labels whose image
+    number lies beyond the first/last image, plus (``all_labelled``: every image should have a
+    label) images beyond the first/last label. Gaps inside the ranges are missing frames under
+    any shift and so are no evidence."""
+    if not folder.images or not len(folder.labels):
+        return 0
+    lab = np.asarray(folder.labels, int)
+    img = np.fromiter(folder.images, int)
+    n = int(((lab + shift < img.min()) | (lab + shift > img.max())).sum())
+    if all_labelled:
+        n += int(((img - shift < lab.min()) | (img - shift > lab.max())).sum())
+    return n
+
+
+def describe_folder(f: Numbered) -> str:
+    lab = np.asarray(f.labels, int)
+    return (f"{f.folder}: labels {_span(lab.tolist())} ({len(lab)}), "
+            f"images numbered {_span(list(f.images))} ({len(f.images)})")
+
+
+def decide_pairing(dataset: str, root: Path, folders: list[Numbered], candidates: dict,
+                   option: str, given: int | None = None, default: int | None = None,
+                   all_labelled: bool = True) -> Pairing:
+    """Decide once for a whole dataset how image numbers pair with label numbers.
+
+    The one pairing rule of every reader that pairs image files with label rows by number
+    (DISFA's frame folders, BP4D/BP4D+, AFEW-VA). ``candidates``: option value -> (shift,
+    meaning), image number = label number + shift. Each folder's evidence is, per shift, how
+    many labels would point before its first or after its last image (and, with
+    ``all_labelled``, how many images would fall outside its labels); a folder votes for the
+    shift with strictly the least such pairs, a folder with a tie (e.g. one that only lacks
+    its first frame) does not vote. Then:
+
+    - ``given`` (the reader option): used; folders voting otherwise are returned as misfits
+      (the caller reports them: a warning, and the ledger for frames left unpaired);
+    - else every voting folder agrees: that shift, decided by the data;
+    - else no folder votes: ``default`` (a documented convention) or, if None, an error;
+    - folders disagree: an error naming the folders on each side.
+
+    Errors are :class:`~aulib.data.catalog.DatasetLayoutError` saying what was found and how
+    to tell the reader (``<option>=<value>``). Never a silent per-folder guess: the issue
+    this answers (issue 12) saw a DISFA subject lacking frame 0 taken as 1-based, every
+    frame then getting its neighbour's labels.
+    """
+    from ..catalog import layout_error
+
+    means = "; ".join(f"{option}={v}: {m}" for v, (_, m) in candidates.items())
+    if given is not None and given not in candidates:
+        raise ValueError(f"{dataset}: {option} must be one of {sorted(candidates)}, "
+                         f"got {given!r} ({means})")
+    votes: dict = {v: [] for v in candidates}
+    folders = [f for f in folders if f.images and len(f.labels)]
+    if not folders:     # nothing to pair at all: the caller's require_pairs says so
+        v = next(x for x in (given, default, *candidates) if x is not None)
+        return Pairing(v, candidates[v][0], {}, "none")
+    for f in folders:
+        counts = {v: _outside(f, s, all_labelled) for v, (s, _) in candidates.items()}
+        best = min(counts.values())
+        winners = [v for v, c in counts.items() if c == best]
+        if len(winners) == 1:
+            votes[winners[0]].append(f)
+    if given is not None:
+        mis = {f.folder: f"its numbering points to {option}={v} ({describe_folder(f)})"
+               for v, fs in votes.items() if v != given for f in fs}
+        return Pairing(given, candidates[given][0], mis, "option")
+    voted = [v for v, fs in votes.items() if fs]
+    if len(voted) == 1:
+        v = voted[0]
+        return Pairing(v, candidates[v][0], {}, "data")
+    if not voted and default is not None:
+        return Pairing(default, candidates[default][0], {}, "default")
+
+    def some(fs, k=4):
+        return "; ".join(describe_folder(f) for f in fs[:k]) + (f"; ... ({len(fs)} folders)"
+                                                                 if len(fs) > k else "")
+    if voted:
+        sides = "\n    ".join(f"{len(votes[v])} folder(s) fit {option}={v} only: {some(votes[v])}"
+                              for v in voted)
+        problem = (f"the frame folders are numbered in different ways, so image files cannot "
+                   f"be paired with label rows by one rule:\n    {sides}\n  Extract every "
+                   f"folder's frames the same way, or tell the reader which numbering to use")
+    else:
+        problem = (f"cannot tell how image numbers pair with label numbers: no folder's "
+                   f"numbers decide it (each lacks the frames at its ends that would): "
+                   f"{some(folders)}.\n  Tell the reader which numbering the frames use")
+    raise layout_error(dataset, root, f"{problem}: pass {option}=<value> to "
+                       f"aulib.data.frame_index ({means}); folders that do not fit it are "
+                       f"then reported and their unpaired frames listed in the ledger")
