@@ -78,7 +78,9 @@ def _captures(seq: Sequence, rng: np.random.Generator) -> list[Capture]:
 
 def render_sequence(seq: Sequence, root: str | None = None) -> dict:
     """Render (and, with ``root``, write) one sequence. Returns ground truth arrays:
-    ``landmarks`` (n, 68, 2) float32, ``pose`` (n, 3), ``images`` (only without root)."""
+    ``landmarks`` (n, 68, 2) float32, ``pose`` (n, 3), ``images`` (only without root); for
+    aligned sequences also ``landmarks_src`` (n, 68, 2), the landmarks in the unaligned
+    render of ``src_size`` px a side."""
     if cv2.getNumThreads() != 1:     # one image per core; never resize a pool after a fork
         cv2.setNumThreads(1)
     rng = np.random.default_rng([seq.seed, 99])
@@ -102,6 +104,7 @@ def render_sequence(seq: Sequence, root: str | None = None) -> dict:
                                       rest_offsets=ident_of(ids[i]).rest)[0] for i in range(n)])
     pts = place(shapes, caps, render_size)
     lms = np.empty((n, 68, 2), np.float32)
+    lms_src = np.empty((n, 68, 2), np.float32) if seq.align else None   # before alignment
     images = [] if root is None else None
     writer = None
     if root is not None and seq.video:
@@ -118,6 +121,7 @@ def render_sequence(seq: Sequence, root: str | None = None) -> dict:
         img = draw(pts[i], ident, seq.aus[i], cap, render_size, rest=ident.rest)
         lm = pts[i, :68]
         if seq.align == "ffhq":
+            lms_src[i] = lm
             M = _ffhq_transform(lm, seq.size)
             img = cv2.warpAffine(img, M, (seq.size, seq.size), flags=cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_REFLECT)
@@ -153,6 +157,8 @@ def render_sequence(seq: Sequence, root: str | None = None) -> dict:
         writer.release()
     pose = np.array([(c.yaw, c.pitch, c.roll) for c in caps], np.float32)
     res = {"landmarks": lms, "pose": pose, "failures": list(fails)}
+    if lms_src is not None:           # the unaligned ("in-the-wild") frame: landmarks, side px
+        res["landmarks_src"], res["src_size"] = lms_src, render_size
     if images is not None:
         res["images"] = images
     return res

@@ -42,7 +42,7 @@ SIZES: dict[str, dict[str, dict]] = {
                   "paper": dict(size=256, n_images=30000, n_train=150000, n_test=20000)},
     "synth-faces": {"smoke": dict(size=128, casia_ids=6, casia_per_id=4, lfw_people=12,
                                   lfw_folds=2, lfw_pairs=3),
-                    "tiny": dict(size=128, casia_ids=200, casia_per_id=15, lfw_people=120,
+                    "tiny": dict(size=128, casia_ids=200, casia_per_id=15, lfw_people=150,
                                  lfw_folds=10, lfw_pairs=30),
                     "paper": dict(size=256, casia_ids=2000, casia_per_id=40, lfw_people=1680,
                                   lfw_folds=10, lfw_pairs=300)},
@@ -67,10 +67,12 @@ def dataset_dir(name: str, profile: str = "tiny", root=None, seed: int = 0) -> P
 
 
 def generator_hash() -> str:
-    """Hash of every source file of ``aulib.synth`` (and the landmark-table format)."""
+    """Hash of every source file of ``aulib.synth``, the landmark-table format and the layout
+    facts the writers follow (``aulib/data/layouts.toml``)."""
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    files = sorted(here.rglob("*.py")) + [here.parent / "face" / "landmark_table.py"]
+    files = sorted(here.rglob("*.py")) + [here.parent / "face" / "landmark_table.py",
+                                          here.parent / "data" / "layouts.toml"]
     for f in files:
         h.update(f.relative_to(here.parent).as_posix().encode())
         h.update(f.read_bytes())

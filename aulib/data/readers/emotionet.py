@@ -7,8 +7,10 @@ by the URL's base name; values 1 / 0 / **999 = not coded** (masked here as NaN, 
 Challenge lists ``dataFile_NNNN.txt`` (tab separated url, orig_url, AU1..AU60) name images of
 the automatically annotated set; their images are read as unlabelled (their labels are the
 EmotioNet algorithm's, not manual). ADLD's lists ``emotioNet_{train,val,test}_path.txt``
-(``EmotioNet/optimization_set/N_00000000XX/N_..._NNNNN.jpg``), when present, are recorded in
-a ``list_split`` column.
+(``EmotioNet/optimization_set/N_00000000XX/N_..._NNNNN.jpg``), when present in the root or in
+SynthAU's ``synthau/`` side folder (they ship with ADLD's code, not with EmotioNet), are
+recorded in a ``list_split`` column. An AU column that is 999 in every row (the release does
+not code it, e.g. SynthAU's head-movement AUs 51-56) stays NaN but is not reported per frame.
 
 Images may sit anywhere under the root; they are matched by file name. EmotioNet has no
 subject ids: each image is its own ``subject`` (so no split can leak a face across parts
@@ -66,10 +68,11 @@ def read(root: Path, check_files: bool = True):
     df["subject"] = df["name"].map(lambda n: Path(n).stem)
     df["video"], df["frame"], df["dataset"] = "", 0, "emotionet"
     aus = [c for c in df.columns if str(c).startswith("AU")]
-    if aus:
-        n_unknown = df.loc[df.labeled, aus].isna().sum(axis=1)
+    coded = [c for c in aus if df.loc[df.labeled, c].notna().any()]    # columns coded at all
+    if coded:
+        n_unknown = df.loc[df.labeled, coded].isna().sum(axis=1)
         for i, k in n_unknown[n_unknown > 0].items():
-            all_unknown = k == len(aus)
+            all_unknown = k == len(coded)
             ledger.append(dict(dataset="emotionet", subject=df.subject[i], video="", frame=0,
                                path=df.path[i], reason="unknown label",
                                action="excluded" if all_unknown else "masked",
@@ -78,8 +81,8 @@ def read(root: Path, check_files: bool = True):
                 df.loc[i, "labeled"] = False
     split = pd.Series("", index=df.index)
     for s, fname in ADLD_LISTS.items():
-        f = root / fname
-        if f.is_file():
+        f = next((d / fname for d in (root, root / "synthau") if (d / fname).is_file()), None)
+        if f is not None:
             names = {Path(line.split()[0]).name for line in f.read_text().splitlines() if line.strip()}
             split[df["name"].isin(names)] = s
     df["list_split"] = split

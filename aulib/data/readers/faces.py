@@ -78,8 +78,14 @@ def read_lfw(root: Path, check_files: bool = True):
     return _identity_index(root, "lfw", folders, f"{d}/" if d else "", check_files)
 
 
-def lfw_pairs(root: Path) -> pd.DataFrame:
-    """LFW's ``pairs.txt`` as [fold, name1, idx1, name2, idx2, same, path1, path2]."""
+def lfw_pairs(root: Path, strict: bool = True) -> pd.DataFrame:
+    """LFW's ``pairs.txt`` (View 2) as [fold, name1, idx1, name2, idx2, same, path1, path2].
+
+    With ``strict`` (default) a file that breaks the protocol (``layouts.toml`` [lfw] rules:
+    equal matched / mismatched counts per fold, no person in two folds, no repeated pair,
+    matched pairs smaller number first; checked by ``layouts.lfw_protocol_problems``) raises
+    ``ValueError`` naming each fault, since a verification accuracy over its folds would train
+    and test on the same identities; ``strict=False`` reads it anyway."""
     f = next((p for p in (root / "pairs.txt", root / "lfw" / "pairs.txt") if p.is_file()), None)
     if f is None:
         raise layout_error("lfw", root, "pairs.txt not found (root or lfw/)")
@@ -101,6 +107,14 @@ def lfw_pairs(root: Path) -> pd.DataFrame:
     if df["fold"].max() + 1 != n_folds:
         raise ValueError(f"{f}: header says {n_folds} folds of {n_per}+{n_per} pairs, "
                          f"found {len(df)} pair lines")
+    if strict:
+        from ..layouts import lfw_protocol_problems
+
+        problems = lfw_protocol_problems(df, n_per)
+        if problems:
+            raise ValueError(f"{f} breaks LFW's 10-fold protocol: " + "; ".join(problems)
+                             + ". Use the official pairs.txt, or lfw_pairs(root, strict=False) "
+                             "to read it anyway")
     return df
 
 
@@ -139,14 +153,29 @@ def read_ffhq(root: Path, check_files: bool = True):
 
 
 def ffhq_landmarks(root: Path, index: pd.DataFrame):
-    """FFHQ's 68 landmarks of the aligned image (``image.face_landmarks``) as a LandmarkTable."""
+    """FFHQ's 68 landmarks of the aligned image (``image.face_landmarks``) as a LandmarkTable,
+    in the pixel frame of the file each index row points at.
+
+    The official JSON (NVlabs/ffhq-dataset README, ``aulib/data/layouts.toml`` [ffhq]) gives
+    the landmarks in the 1024-px ``image`` only; when the indexed file is the 128-px
+    ``thumbnail`` (or another block whose ``file_path`` matches the row's path), they are scaled
+    by that block's ``pixel_size`` / the image's ``pixel_size``. An entry without landmarks
+    stays NaN (``found`` False)."""
     from ...face.landmark_table import LandmarkTable
 
     meta = json.loads((root / "ffhq-dataset-v2.json").read_text())
     arr = np.full((len(index), 68, 2), np.nan, np.float32)
-    for i, f in enumerate(index["frame"]):
-        lm = meta.get(str(f), {}).get("image", {}).get("face_landmarks")
-        if lm is not None and np.shape(lm) == (68, 2):
-            arr[i] = lm
+    for i, (f, path) in enumerate(zip(index["frame"], index["path"])):
+        entry = meta.get(str(f), {})
+        image = entry.get("image", {})
+        lm = image.get("face_landmarks")
+        if lm is None or np.shape(lm) != (68, 2):
+            continue
+        scale = 1.0
+        for block in (entry.get("thumbnail") or {}, image):
+            if block.get("file_path") == path and block.get("pixel_size") and image.get("pixel_size"):
+                scale = np.asarray(block["pixel_size"], float) / np.asarray(image["pixel_size"], float)
+                break
+        arr[i] = np.asarray(lm, np.float32) * scale
     return LandmarkTable(index["path"].to_numpy().astype(str), arr,
                          np.isfinite(arr).all(axis=(1, 2)), "ffhq-json")

@@ -15,6 +15,7 @@ Side files written at the dataset root, next to the official layout:
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,12 @@ from ..catalogue import AUS
 from ..dynamics import calibrated_rates, simulate
 from ..engine import FAIL_CORRUPT, FAIL_NOFACE, FAIL_NONE, Sequence
 from ..identity import identity_seed
+
+#: the official layout facts with their sources (``aulib/data/layouts.toml``, the one file the
+#: readers and the tests read too; loaded as a file because ``synth`` may not import ``data``)
+LAYOUTS = tomllib.loads((Path(__file__).resolve().parents[2] / "data" / "layouts.toml").read_text())
+#: where SynthAU keeps files that are not part of the imitated dataset's own layout
+SIDE_DIR = "synthau"
 
 GT_FILE = "synthau_ground_truth.csv.gz"
 INFO_FILE = "synthau_info.json"

@@ -7,8 +7,9 @@ Written under the dataset root:
 - ``ActionUnit_Labels/SN0XX/SN0XX_auK.txt`` for the 12 DISFA-coded AUs
   (1, 2, 4, 5, 6, 9, 12, 15, 17, 20, 25, 26): one line ``frameIndex,intensity`` per frame,
   frame indices 1-based, intensities 0-5 (occurrence = intensity >= 2 downstream);
-- ``img/SN0XX/<i>.jpg`` - the extracted frames, 0-based (ME-GraphAU's research layout,
-  JPEG), image ``i`` = label line ``i + 1`` = video frame ``i``.
+- ``img/SN0XX/<i>.png`` - the extracted frames, 0-based PNG: ME-GraphAU's research layout
+  (``layouts.toml`` [disfa] ``megraphau_frames``: its tool lists ``SN001/0.png``), image ``i`` =
+  label line ``i + 1`` = video frame ``i``.
 
 The landmark table holds both the image paths and ``<video>#<i>`` references.
 """
@@ -39,7 +40,7 @@ def write(root: Path, size: int, n_frames: int, seed: int, failure_rates: dict, 
         times = np.arange(n_frames) * (DURATION_S / n_frames)
         aus = simulate(calibrated_rates("disfa"), times, rng, au_rate=ident.au_rate)
         seqs.append(Sequence(
-            key=sn, paths=[f"img/{sn}/{i}.jpg" for i in range(n_frames)], aus=aus,
+            key=sn, paths=[f"img/{sn}/{i}.png" for i in range(n_frames)], aus=aus,
             identity=sid, domain="lab-a", size=size, seed=sid % (2**32), mode="video",
             times=times, failures=inject_failures(rng, n_frames, failure_rates, force=sn == SUBJECTS[0]),
             video=f"Videos_LeftCamera/LeftVideo{sn}_comp.avi", fps=20.0, jpeg=95))
@@ -55,6 +56,6 @@ def write(root: Path, size: int, n_frames: int, seed: int, failure_rates: dict, 
     finish(root, "synth-disfa", seqs, results,
            {"layout": __doc__, "subjects": SUBJECTS, "frames_per_subject": n_frames,
             "size": size, "domain": "lab-a", "labels": list(DISFA_CODED),
-            "frame_numbering": "label line k (1-based) = img/<SN>/<k-1>.jpg = video frame k-1"},
+            "frame_numbering": "label line k (1-based) = img/<SN>/<k-1>.png = video frame k-1"},
            extra_cols=[{"subject": s.key} for s in seqs], video_refs=True)
     return {"frames": len(SUBJECTS) * n_frames}
