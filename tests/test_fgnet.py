@@ -678,3 +678,23 @@ def test_amp_switch_fp32_and_explicit_precisions():
     assert _resolve_flags(TrainConfig(amp="fp16"), "cpu")[:2] == (True, torch.float16)
     with pytest.raises(ValueError, match=re.escape("TrainConfig.amp: expected auto | on | off | bf16 | fp16, found 'half'")):
         _resolve_flags(TrainConfig(amp="half"), "cpu")
+
+
+def test_fgnet_notebooks_train_fp32_at_the_paper_profile_and_check_inputs_first():
+    """The trainer's amp=auto turns on bf16 autocast on CUDA; FG-Net's official code trains in
+    fp32, so every FG-Net notebook that trains sets amp=off at the paper profile (tiny keeps
+    auto: fp32 on CPU, and its run-cache keys unchanged). The input check is the first call
+    after start(), in each of them."""
+    import nbformat
+
+    from aulib.workbook import registry
+
+    nbs = [n for n in registry.discover() if n.paper == "fgnet" and n.stem != "00_prior"]
+    assert len(nbs) == 5
+    for nb in nbs:
+        assert nb.resolve("paper")["amp"] == "off" and nb.resolve("tiny")["amp"] == "auto", nb.id
+        src = "\n".join(c.source for c in nbformat.read(nb.path, as_version=4).cells if c.cell_type == "code")
+        after_start = src[src.index("run = start("):]
+        assert after_start.index("fgnet_paper.check_inputs(") < after_start.index("synth.ensure("), nb.id
+        assert "amp=amp" in src, nb.id
+    assert "imagenet_resnet" in {n.id: n for n in nbs}["fgnet/04_data_efficiency"].parameters()
