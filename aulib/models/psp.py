@@ -34,9 +34,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .stylegan2 import (CheckpointMismatch, EqualLinear, Generator, _dim, _indices, _mode, _source_name,
-                        check_generator_arch, compare_state_dict, describe_generator,
-                        generator_kwargs_from_state_dict, generator_layout, read_checkpoint)
+from .stylegan2 import (_ADVICE, _DAMAGED, CheckpointMismatch, EqualLinear, Generator, _dim, _indices,
+                        _mode, _source_name, check_generator_arch, compare_state_dict,
+                        describe_generator, generator_kwargs_from_state_dict, generator_layout,
+                        read_checkpoint)
 
 IR_SE_50 = dict(units=(3, 4, 14, 3), depths=(64, 128, 256, 512))
 IR_SE_100 = dict(units=(3, 13, 30, 3), depths=(64, 128, 256, 512))
@@ -405,7 +406,7 @@ def load_psp(path, encoder: GradualStyleEncoder | None = None, decoder: Generato
             f"{opts['output_size']}-px ({n_styles_for(opts['output_size'])} W+ vectors): an inconsistent pSp file")
     compare_state_dict(enc_layout, enc_sd, what=f"pSp encoder ('encoder.*') in {name}",
                        against="the layout of a pSp GradualStyleEncoder" + (f" with {kw}" if kw else "")
-                               + " (reference/fgnet.md §4d)")
+                               + " (reference/fgnet.md §4d)", advice=_ADVICE if encoder is not None else _DAMAGED)
     if with_decoder and dec_sd:
         if decoder is not None:
             expected = {k: decoder.config[k] for k in ("size", "style_dim", "n_mlp", "channel_multiplier", "channel_max")}
@@ -417,7 +418,7 @@ def load_psp(path, encoder: GradualStyleEncoder | None = None, decoder: Generato
             dec_layout = generator_layout(**dec_kw)
         compare_state_dict(dec_layout, dec_sd, what=f"pSp decoder ('decoder.*') in {name}",
                            against="the layout of a rosinality " + describe_generator(dec_kw or decoder.config)
-                                   + " (reference/fgnet.md §4b)")
+                                   + " (reference/fgnet.md §4b)", advice=_ADVICE if decoder is not None else _DAMAGED)
     avg = ckpt.get("latent_avg")
     need_avg = bool(opts.get("start_from_latent_avg")) if require_latent_avg is None else require_latent_avg
     if avg is None and need_avg:

@@ -440,6 +440,11 @@ _ADVICE = ("Check that the model was built with the checkpoint's architecture (s
            "(reference/fgnet.md §4).")
 
 
+_DAMAGED = ("Apart from the keys above the file fits that architecture, so it is damaged or was "
+            "written by other code: use the file as published (rosinality's convert_weight.py "
+            "output, pSp's released checkpoint; reference/fgnet.md §4-5).")
+
+
 def compare_state_dict(model_sd: dict, ckpt_sd: dict, what: str = "checkpoint",
                        limit: int = 20, against: str = "the model", advice: str = _ADVICE) -> None:
     """Raise :class:`CheckpointMismatch` naming every missing, unexpected and mis-shaped key.
@@ -518,7 +523,7 @@ def read_checkpoint(path, trusted: bool = False) -> dict:
             "'StyleGAN Inversion' model); pass their paths.")
     why = _not_a_checkpoint(path)
     if why:
-        raise CheckpointMismatch(f"{path!r} is not a PyTorch checkpoint: {why}.")
+        raise CheckpointMismatch(f"{path!r}: {why}.")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=not trusted)
     except Exception as e:  # noqa: BLE001 - re-raised with advice
@@ -678,12 +683,18 @@ def check_generator_arch(found: dict, expected: dict, label: str, what: str = "t
         theirs = channel_table(expected.get("size", found["size"]), expected.get("channel_multiplier", 2),
                                expected.get("channel_max", 512))
         diff = {r: (c, theirs[r]) for r, c in mine.items() if r in theirs and theirs[r] != c}
-        if diff:
+        if 0 < len(diff) <= 3:
             other.append("layer widths " + ", ".join(f"{c} at {r} px (expected {e})" for r, (c, e) in diff.items()))
+        elif diff:
+            res = [r for r in mine if r in theirs]
+            other.append(f"layer widths {[mine[r] for r in res]} at {res[0]}..{res[-1]} px "
+                         f"(expected {[theirs[r] for r in res]})")
     wrong_size = "size" in expected and found["size"] != expected["size"]
     if not (wrong_size or other):
         return
-    head = f"this is a {found['size']}-px generator" + (" with " + " and ".join(other) if other else "")
+    head = f"this is a {found['size']}-px generator"
+    if other:
+        head += " with " + (f"{', '.join(other[:-1])} and {other[-1]}" if len(other) > 1 else other[0])
     n = int(round(math.log2(found["size"])))
     raise CheckpointMismatch(
         f"{what}: {head}; {label}. (Read from its keys: a {found['size']}-px rosinality generator has "
@@ -747,7 +758,8 @@ def load_rosinality(path, generator: Generator | None = None, key: str = "g_ema"
         check_generator_arch(found, expected, label, what=name)
     compare_state_dict(layout, sd, what=f"generator state_dict {what}",
                        against=f"the layout of a rosinality {describe_generator(found)}, the "
-                               "architecture its keys imply (reference/fgnet.md §4b)")
+                               "architecture its keys imply (reference/fgnet.md §4b)",
+                       advice=_ADVICE if generator is not None else _DAMAGED)
     avg = ckpt.get("latent_avg") if sd is not ckpt else None
     if avg is not None and (not isinstance(avg, torch.Tensor) or avg.ndim not in (1, 2, 3)
                             or avg.shape[-1] != found["style_dim"]):
