@@ -37,6 +37,11 @@ def main(argv=None) -> int:
     except DatasetLayoutError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if not len(idx):
+        print(f"error: the {args.dataset} index has no labelled frames; run "
+              f"python -m aulib.data check {args.dataset} {args.root or ''} to see why",
+              file=sys.stderr)
+        return 1
     print(f"{len(idx)} frames, {idx['subject'].nunique()} subjects")
     return 0
 

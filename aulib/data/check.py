@@ -2,9 +2,11 @@
 what is there, what is missing and what is mis-shaped.
 
 ``check(name, root)`` returns a DataFrame [expected, status, found, detail] with status
-``ok`` / ``missing`` / ``mis-shaped`` and prints a summary. DISFA and BP4D are checked file by
-file against the published subject lists (datasets.md §1-2, §4); the other datasets are
-checked by running their reader and reporting what it found or the error it raised.
+``ok`` / ``missing`` / ``mis-shaped`` and prints a summary. Every dataset is first read by
+its reader: the frame index's size and its ledger's counts by reason (``corrupt file``: a
+cut-short or undecodable image; ``missing image``; ``no label``; ``unknown label``) come
+first, or the reader's error. DISFA and BP4D are then checked file by file against the
+published subject lists (datasets.md §1-2, §4).
 """
 from __future__ import annotations
 
@@ -74,6 +76,7 @@ def _check_bp4d(root: Path, name: str) -> list[dict]:
     else:  # BP4D+ ids are unconfirmed (datasets.md §3): check the sequences that have labels
         seqs = sorted((m.group(1), m.group(2)) for f in occ.glob("*.csv")
                       if (m := bp4d.SEQ_RE.fullmatch(f.stem))) if occ.is_dir() else []
+    archives: dict = {}
     for s, t in seqs:
         exp = f"{bp4d.LABEL_DIR}/{s}_{t}.csv"
         f = occ / f"{s}_{t}.csv"
@@ -92,10 +95,40 @@ def _check_bp4d(root: Path, name: str) -> list[dict]:
                     rows.append(_row(exp, "ok"))
             except Exception as e:
                 rows.append(_row(exp, "mis-shaped", f.name, str(e)))
-        base = bp4d.frame_base(root, s, t)
-        rows.append(_row(f"{s}/{t}/ (root, Sequences(2D+3D)/ or 2D+3D/)",
-                         "missing" if base is None else "ok",
-                         "" if base is None else f"{len(os.listdir(root / base / s / t))} files"))
+        exp = f"{s}/{t}/ (root, Sequences(2D+3D)/ or 2D+3D/, or 2D+3D/{s}.zip)"
+        try:
+            imgs = bp4d.sequence_images(root, s, t, archives)
+        except Exception as e:        # an unreadable archive
+            rows.append(_row(exp, "mis-shaped", f"{s}.zip", str(e)))
+            continue
+        rows.append(_row(exp, "missing" if imgs is None else "ok",
+                         "" if imgs is None else f"{len(imgs)} numbered images"))
+    return rows
+
+
+#: ledger reason -> (status of its check row, how its count reads)
+_LEDGER_STATUS = {"corrupt file": ("mis-shaped", "corrupt files (cut short or undecodable)"),
+                  "missing image": ("missing", "labelled frames without an image"),
+                  "no label": ("mis-shaped", "images no label pairs with"),
+                  "unknown label": ("ok", "frames with unknown labels (masked or excluded)")}
+
+
+def _index_rows(name: str, root: Path) -> list[dict]:
+    """The reader's view: the frame index's size and the ledger's counts by reason (with an
+    example), or the reader's error."""
+    from .index import frame_index, ledger
+
+    try:
+        idx = frame_index(name, root, labeled_only=False)
+        led = ledger(name, root)
+    except (DatasetLayoutError, ValueError) as e:
+        return [_row("frame index", "mis-shaped", "", str(e))]
+    rows = [_row("frame index", "ok", f"{len(idx)} frames")]
+    for reason, part in led.groupby("reason", sort=True):
+        status, what = _LEDGER_STATUS.get(reason, ("mis-shaped", reason))
+        ex = part.iloc[0]
+        rows.append(_row(f"ledger: {reason}", status, f"{len(part)} {what}",
+                         f"e.g. {ex.path or ex.subject} frame {ex.frame}: {ex.detail}"))
     return rows
 
 
@@ -106,22 +139,17 @@ def check(name: str, root: str | os.PathLike | None = None, verbose: bool = True
     ``missing`` row naming it (no exception), so the checker always answers.
     """
     from .. import config
-    from .index import frame_index
 
     d = info(name)
     path = Path(root).expanduser().resolve() if root else config.data_root() / d.subfolder
     if not path.is_dir():
         rep = pd.DataFrame([_row(str(path), "missing", "", f"{d.title}: obtain it: {d.obtain}")])
     elif d.name == "disfa":
-        rep = pd.DataFrame(_check_disfa(path))
+        rep = pd.DataFrame(_index_rows(d.name, path) + _check_disfa(path))
     elif d.name in ("bp4d", "bp4dplus"):
-        rep = pd.DataFrame(_check_bp4d(path, d.name))
+        rep = pd.DataFrame(_index_rows(d.name, path) + _check_bp4d(path, d.name))
     else:
-        try:
-            idx = frame_index(d.name, path, labeled_only=False)
-            rep = pd.DataFrame([_row(d.layout.split("\n")[0], "ok", f"{len(idx)} rows")])
-        except (DatasetLayoutError, ValueError) as e:
-            rep = pd.DataFrame([_row(d.layout.split("\n")[0], "missing", "", str(e))])
+        rep = pd.DataFrame(_index_rows(d.name, path))
     if verbose:
         counts = rep["status"].value_counts().to_dict()
         print(f"{d.title} at {path}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))

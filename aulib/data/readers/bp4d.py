@@ -85,7 +85,7 @@ def zip_members(root: Path, subject: str) -> tuple[str, dict] | None:
                     continue
                 k = number_of(Path(parts[-1]).stem)
                 if k is not None and re.fullmatch(r"T\d+", parts[-2]):
-                    tasks.setdefault(parts[-2], {})[k] = zip_ref(rel[:-4], m)
+                    tasks.setdefault(parts[-2], {})[k] = zip_ref(rel, m)
         return rel, tasks
     return None
 
