@@ -172,6 +172,8 @@ def fingerprint_path(path: str | os.PathLike) -> str:
 # them and the workbook runner (which never imports torch) re-digests their code to mark a
 # notebook whose runs were trained by older code as stale.
 _RUNS: dict[str, dict] = {}
+# set by ``python -m aulib.workbook run --retrain-stale``: the run cache retrains stale runs
+RETRAIN_STALE_ENV = "AULIB_RETRAIN_STALE"
 
 
 def code_digest(source: str) -> str:

@@ -69,7 +69,7 @@ class StaleRunWarning(UserWarning):
 
 # Set (to anything but "" / "0") by ``python -m aulib.workbook run --retrain-stale``: cached_fit then
 # retrains a stale run instead of reusing it.
-RETRAIN_STALE_ENV = "AULIB_RETRAIN_STALE"
+RETRAIN_STALE_ENV = aconfig.RETRAIN_STALE_ENV
 # Code that changes every run's result besides the model's own: the training loop and the losses.
 TRAINING_CODE = ("aulib/train/loop.py", "aulib/train/losses.py", "aulib/models/common.py")
 

@@ -1,8 +1,9 @@
 """``python -m aulib.workbook``: run, list and inspect the registered notebooks.
 
-    python -m aulib.workbook run [--profile tiny] [--only GLOB] [--jobs N] [--force] [-p NAME=VALUE]
+    python -m aulib.workbook run [--profile tiny] [--only GLOB] [--jobs N] [--force] [--retrain-stale]
+                                 [-p NAME=VALUE]
     python -m aulib.workbook list [--profile P]
-    python -m aulib.workbook status [--profile P]
+    python -m aulib.workbook status [--profile P]      # also lists stale notebooks; runs nothing
     python -m aulib.workbook params NOTEBOOK
 """
 from __future__ import annotations
@@ -23,8 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--only", help="comma-separated glob(s) over notebook ids, e.g. 'fgnet/*'")
     r.add_argument("--jobs", type=int, default=1, help="notebooks executed in parallel")
     r.add_argument("--force", action="store_true", help="rerun even when cached")
+    r.add_argument("--retrain-stale", action="store_true",
+                   help="retrain the cached training runs whose code changed since they were trained, "
+                        "and rerun the notebooks that read them")
     r.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a parameter for the selected notebooks")
+                   help="override a parameter for the selected notebooks: text as written for a "
+                        "parameter declared str, else a Python literal (5, 0.5, True, [1, 2])")
     r.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
     for name in ("list", "status"):
         s = sub.add_parser(name, help=f"{name} registered notebooks")
@@ -40,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
             overrides = dict(parse_override(t) for t in args.param)
             outcomes = run(args.profile, args.only, args.jobs, args.force, overrides,
-                           timeout=args.timeout)
+                           timeout=args.timeout, retrain_stale=args.retrain_stale)
             return 1 if any(o.status == "failed" for o in outcomes) else 0
         if args.cmd == "list":
             from .runner import select
@@ -50,10 +55,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{nb.id:45s} {nb.title}  [{profiles}]")
             return 0
         if args.cmd == "status":
-            from .runner import load_manifest, plan
+            from .runner import describe_run, load_manifest, plan, retrain_command, stale_notebooks
 
             results = config.results_root() / args.profile
             manifest = load_manifest(results)
+            stale = stale_notebooks(results)
+            shown = []
             for nb, _params, _key, fresh in plan(args.profile, args.only):
                 entry = manifest["notebooks"].get(nb.id, {})
                 state = entry.get("status", "never run")
@@ -61,7 +68,17 @@ def main(argv: list[str] | None = None) -> int:
                 extra = f"  ({entry.get('seconds')} s)" if state == "ok" else ""
                 if state == "failed":
                     extra = f"  — {entry.get('error', '')[:100]}"
+                if nb.id in stale:
+                    shown.append(nb.id)
+                    extra += f"  STALE: {len(stale[nb.id])} run(s) trained by older code"
                 print(f"{nb.id:45s} {state:10s} {note}{extra}")
+            if shown:
+                print(f"\n{len(shown)} stale notebook(s): their runs were trained by code that has changed since")
+                for nb_id in shown:
+                    print(f"  {nb_id}:")
+                    for r in stale[nb_id]:
+                        print(f"    {describe_run(r)}")
+                print("  retrain: " + retrain_command(args.profile, shown))
             return 0
         if args.cmd == "params":
             nbs = {nb.id: nb for nb in discover()}

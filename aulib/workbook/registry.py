@@ -16,7 +16,9 @@ place for its profiles::
 The notebook's ``parameters`` cell (``name: type = value  # help``, papermill's convention)
 declares every parameter with its type and default. Resolved parameters are: defaults from
 the cell, overridden by the profile's table, overridden by command-line ``-p`` values; the
-runner always sets ``profile`` and ``output_dir``. Unknown names and wrong types are refused
+runner always sets ``profile`` and ``output_dir``. A ``-p NAME=VALUE`` value is read for the
+type the notebook declares: as the text written for a ``str`` parameter (``-p seeds=0,1`` is
+``"0,1"``), else as a Python literal (``5``, ``0.5``, ``True``, ``[1, 2]``). Unknown names and wrong types are refused
 before the notebook starts, with the list of valid parameters.
 """
 from __future__ import annotations
@@ -81,6 +83,8 @@ class Notebook:
                                self.profiles.get(profile, {})),
                               ("the command line", overrides or {})):
             for name, value in given.items():
+                if isinstance(value, CommandLineValue) and name in declared:
+                    value = value.read(declared[name]["type"])
                 _validate(self.id, declared, name, value, source)
                 values[name] = value
         values["profile"] = profile
@@ -103,9 +107,11 @@ def _validate(nb_id: str, declared: dict, name: str, value, source: str) -> None
         return  # untyped / None default: accept anything
     ok = isinstance(value, types) and not (expected in ("int", "float") and isinstance(value, bool))
     if not ok:
+        hint = (" (-p takes the text as written for a str parameter, else a Python literal: 5, 0.5, "
+                "True, [1, 2])" if source == "the command line" else "")
         raise ParameterError(
             f"{nb_id}: parameter {name!r} from {source} must be {expected}, got "
-            f"{type(value).__name__} {value!r}. Valid parameters: "
+            f"{type(value).__name__} {value!r}{hint}. Valid parameters: "
             + ", ".join(f"{n}: {s['type']}" for n, s in declared.items()))
 
 
@@ -199,13 +205,25 @@ def _order(found: dict[str, Notebook]) -> list[Notebook]:
     return ordered
 
 
-def parse_override(text: str) -> tuple[str, object]:
-    """``name=value`` from the command line; the value is a Python literal or a string."""
+class CommandLineValue(str):
+    """A ``-p NAME=VALUE`` value as typed; :meth:`read` turns it into the declared type's value
+    (each notebook reads it for its own declaration)."""
+
+    def read(self, declared_type: str):
+        """The text itself for a ``str`` parameter; otherwise the Python literal it spells,
+        or the text when it spells none (validation then names the expected type)."""
+        if declared_type == "str":
+            return str(self)
+        try:
+            return ast.literal_eval(self)
+        except (ValueError, SyntaxError):
+            return str(self)
+
+
+def parse_override(text: str) -> tuple[str, CommandLineValue]:
+    """``name=value`` from the command line; the value is kept as typed (a
+    :class:`CommandLineValue`) until :meth:`Notebook.resolve` knows the declared type."""
     if "=" not in text:
         raise ParameterError(f"-p expects NAME=VALUE, got {text!r}")
     name, raw = text.split("=", 1)
-    try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        value = raw
-    return name.strip(), value
+    return name.strip(), CommandLineValue(raw)

@@ -14,6 +14,19 @@ For each notebook of a run (in dependency order):
    traceback as ``<stem>.failed.ipynb``, print the failing cell, leave the previous results
    untouched and go on with the others;
 5. update ``manifest.json``, ``index.md`` and each paper's ``claims.json``.
+
+While a notebook runs, a status line under the workbook's bar shows which notebook, which
+cell, the progress bars inside it, the elapsed time and its last run's duration
+(:mod:`.progress`). A kernel that dies is reported with the cell it was running.
+
+**Stale runs.** Every cached training run a notebook read back (``aulib.train.recipes.
+cached_fit``) is in its run record with the digests of the code it was trained by. A notebook
+that read a run whose code has changed since is *stale*: marked in the manifest, in
+``index.md`` beside its tables, figures and claims, in ``claims.json`` and in the summary,
+which names the run folders and the command that retrains them (``--retrain-stale``: the
+stale notebooks rerun with ``AULIB_RETRAIN_STALE`` set, so the run cache retrains exactly the
+stale runs they read). Staleness is recomputed from the code on disk at every manifest update
+and by ``status``, without importing torch.
 """
 from __future__ import annotations
 
@@ -24,10 +37,11 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fnmatch import fnmatch
 from pathlib import Path
@@ -47,6 +61,7 @@ class Outcome:
     status: str          # "ok", "cached", "failed"
     seconds: float = 0.0
     error: str = ""
+    stale: list = field(default_factory=list)   # stale runs it read (manifest "runs" entries)
 
 
 # ----------------------------------------------------------------------------------------
@@ -103,7 +118,53 @@ def cache_key(nb: Notebook, params: dict, last: dict | None) -> dict:
     if last:
         key["code"] = code_hash(last.get("aulib_modules", []))
         key["data"] = data_hash(last.get("inputs", {}))
+        if last.get("runs"):   # the code of the runs it read, also outside aulib (comments ignored)
+            now = _digests_now(last["runs"])
+            key["runs"] = hashlib.sha256(json.dumps(now, sort_keys=True).encode()).hexdigest()[:16]
     return key
+
+
+# ----------------------------------------------------------------------------------------
+# stale runs
+def _digests_now(runs: list[dict]) -> dict[str, str]:
+    """{file: digest now} over the code files of ``runs`` (each file parsed once)."""
+    names = sorted({n for r in runs for n in (r.get("code") or {})})
+    return config.code_digests(names)
+
+
+def run_staleness(runs: list[dict]) -> list[dict]:
+    """The runs a notebook read (its run record's ``runs``), each with ``code_now`` (the
+    digests of its code files now), ``changed`` (files whose code differs from when the run
+    was trained) and ``stale`` (any changed)."""
+    now = _digests_now(runs)
+    out = []
+    for r in runs:
+        then = r.get("code") or {}
+        changed = [n for n in then if now[n] != then[n]]
+        out.append(dict(r, code_now={n: now[n] for n in then}, changed=changed, stale=bool(changed)))
+    return out
+
+
+def stale_notebooks(results: Path) -> dict[str, list[dict]]:
+    """{notebook id: its stale runs} over the manifest of ``results`` (a profile's folder),
+    recomputed from the code on disk."""
+    out = {}
+    for nb_id, entry in load_manifest(results).get("notebooks", {}).items():
+        stale = [r for r in run_staleness(entry.get("runs", [])) if r["stale"]]
+        if stale and entry.get("status") == "ok":
+            out[nb_id] = stale
+    return out
+
+
+def retrain_command(profile: str, notebooks) -> str:
+    """The command that retrains the stale runs of ``notebooks`` and reruns them."""
+    return (f"python -m aulib.workbook run --profile {profile} --retrain-stale --only "
+            f"'{','.join(sorted(notebooks))}'")
+
+
+def describe_run(r: dict) -> str:
+    return (f"{r.get('run')} ({r.get('model')}, trained {r.get('trained', '?')}; code changed since: "
+            f"{', '.join(r.get('changed', []))})")
 
 
 # ----------------------------------------------------------------------------------------
@@ -177,17 +238,21 @@ def ensure_kernel() -> str:
     return KERNEL_NAME
 
 
-def _execute(nb_path: str, out_nb: str, params: dict, cwd: str, timeout: int | None) -> dict:
-    """Run one notebook with papermill (in a worker process). Returns an error dict or {}."""
+def _execute(nb_path: str, out_nb: str, params: dict, cwd: str, timeout: int | None,
+             watch_file: str | None = None, watch=None) -> dict:
+    """Run one notebook with papermill (in this process, or a worker). Returns an error dict
+    or {}. ``watch`` (a :class:`.progress.Watch`) follows the execution; in a worker one is
+    made that writes its snapshots to ``watch_file`` for the main process."""
     import logging
 
     import papermill as pm
 
+    from .progress import Watch, execute
+
     logging.getLogger("papermill").setLevel(logging.WARNING)
     kernel = ensure_kernel()
     try:
-        pm.execute_notebook(nb_path, out_nb, parameters=params, kernel_name=kernel, cwd=cwd,
-                            progress_bar=False, log_output=False, execution_timeout=timeout)
+        execute(nb_path, out_nb, params, kernel, cwd, timeout, watch or Watch("", watch_file))
         return {}
     except pm.PapermillExecutionError as e:
         return {"ename": e.ename, "evalue": str(e.evalue), "cell": e.exec_count,
@@ -195,6 +260,92 @@ def _execute(nb_path: str, out_nb: str, params: dict, cwd: str, timeout: int | N
     except Exception as e:  # kernel died, notebook unreadable, ...
         return {"ename": type(e).__name__, "evalue": str(e), "cell": None, "cell_index": None,
                 "source": traceback.format_exc(limit=3)}
+
+
+def running_cell(executed: Path) -> dict | None:
+    """The cell that was running when an execution stopped: the last cell papermill marked
+    as started in the (partly) executed notebook. {index (1-based), cells, exec_count, source},
+    or None when the notebook was not written or no cell started."""
+    try:
+        nb = json.loads(Path(executed).read_text())
+    except (OSError, ValueError):
+        return None
+    started = [i for i, c in enumerate(nb.get("cells", []))
+               if (c.get("metadata", {}).get("papermill") or {}).get("start_time")]
+    if not started:
+        return None
+    cell = nb["cells"][started[-1]]
+    src = cell.get("source", "")
+    return {"index": started[-1] + 1, "cells": len(nb["cells"]), "exec_count": cell.get("execution_count"),
+            "source": "".join(src) if isinstance(src, list) else src}
+
+
+DEAD_KERNEL = ("DeadKernelError", "BrokenProcessPool")
+
+
+class _Status:
+    """Status lines of the running notebooks (:func:`.progress.status_line`), refreshed by a
+    thread every :data:`STATUS_EVERY` seconds on a terminal — one tqdm line per job under the
+    workbook's bar — and printed as plain lines every :data:`STATUS_EVERY_LOG` seconds when
+    stderr is not a terminal (a log)."""
+
+    def __init__(self, slots: int, enabled: bool, last_seconds: dict):
+        from tqdm.auto import tqdm
+
+        self.enabled, self.last = enabled, last_seconds
+        self.tty = enabled and sys.stderr.isatty()
+        self.running: dict[str, tuple] = {}
+        self.lock = threading.Lock()
+        self.lines = [tqdm(total=0, position=i + 1, bar_format="{desc}", leave=False, file=sys.stderr)
+                      for i in range(slots)] if self.tty else []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        if enabled:
+            self.thread.start()
+
+    def add(self, nb_id: str, t0: float, snapshot) -> None:
+        with self.lock:
+            self.running[nb_id] = (t0, snapshot)
+
+    def remove(self, nb_id: str) -> None:
+        with self.lock:
+            self.running.pop(nb_id, None)
+        self.render()
+
+    def render(self) -> list[str]:
+        from .progress import status_line
+
+        with self.lock:
+            items = list(self.running.items())
+        shown = []
+        for nb_id, (t0, snapshot) in items:
+            try:
+                snap = snapshot()
+            except RuntimeError:  # the watch changed while read: show the rest this time
+                snap = None
+            shown.append(status_line(snap, nb_id, time.time() - t0, self.last.get(nb_id)))
+        if self.tty:
+            for i, line in enumerate(self.lines):
+                line.set_description_str(("  " + shown[i]) if i < len(shown) else "", refresh=True)
+        return shown
+
+    def _loop(self) -> None:
+        while not self.stop.wait(STATUS_EVERY if self.tty else STATUS_EVERY_LOG):
+            shown = self.render()
+            if not self.tty:
+                for line in shown:
+                    print(f"  … {line}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+        for line in self.lines:
+            line.close()
+
+
+STATUS_EVERY = 1.0        # seconds between status refreshes on a terminal
+STATUS_EVERY_LOG = 30.0   # ... and between status lines in a log
 
 
 # ----------------------------------------------------------------------------------------
@@ -211,10 +362,12 @@ def select(notebooks: list[Notebook], only: str | None) -> list[Notebook]:
 
 def plan(profile: str, only: str | None = None, overrides: dict | None = None,
          notebooks_dir: Path | None = None, results: Path | None = None,
-         force: bool = False) -> list[tuple[Notebook, dict, dict, bool]]:
-    """For each selected notebook: (notebook, params, cache key, up_to_date)."""
+         force: bool = False, retrain_stale: bool = False) -> list[tuple[Notebook, dict, dict, bool]]:
+    """For each selected notebook: (notebook, params, cache key, up_to_date). With
+    ``retrain_stale`` a notebook that read stale runs is never up to date."""
     results = Path(results or config.results_root()) / profile
     manifest = load_manifest(results)
+    stale = stale_notebooks(results) if retrain_stale else {}
     out = []
     for nb in select(discover(notebooks_dir), only):
         params = nb.resolve(profile, overrides)
@@ -224,7 +377,7 @@ def plan(profile: str, only: str | None = None, overrides: dict | None = None,
             rec = results / nb.paper / f"{nb.stem}.run.json"
             last = json.loads(rec.read_text()) if rec.is_file() else None
         key = cache_key(nb, params, last)
-        fresh = (not force and last is not None and entry.get("cache") == key
+        fresh = (not force and nb.id not in stale and last is not None and entry.get("cache") == key
                  and all((results / a["path"]).is_file()
                          for a in entry.get("artifact_files", [])))
         out.append((nb, params, key, fresh))
@@ -233,16 +386,22 @@ def plan(profile: str, only: str | None = None, overrides: dict | None = None,
 
 def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: int = 1,
         force: bool = False, overrides: dict | None = None, notebooks_dir: Path | None = None,
-        results: Path | None = None, timeout: int | None = None, quiet: bool = False) -> list[Outcome]:
-    """Execute the selected notebooks at ``profile``; see the module docstring."""
+        results: Path | None = None, timeout: int | None = None, quiet: bool = False,
+        retrain_stale: bool = False) -> list[Outcome]:
+    """Execute the selected notebooks at ``profile``; see the module docstring.
+
+    ``retrain_stale``: rerun the notebooks that read stale runs, with the run cache told
+    (``AULIB_RETRAIN_STALE``) to retrain every stale run it meets."""
     from tqdm.auto import tqdm
 
     config.check_profile(profile)
     results_root = Path(results or config.results_root())
     results = results_root / profile
     results.mkdir(parents=True, exist_ok=True)
-    planned = plan(profile, only, overrides, notebooks_dir, results_root, force)
+    planned = plan(profile, only, overrides, notebooks_dir, results_root, force, retrain_stale)
     ensure_kernel()
+    last_seconds = {k: e.get("seconds") for k, e in load_manifest(results)["notebooks"].items()
+                    if e.get("status") == "ok"}
     outcomes: dict[str, Outcome] = {}
     failed_ids: set[str] = set()
     todo = []
@@ -255,20 +414,24 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
     bar = tqdm(total=len(planned), desc=f"workbook [{profile}]", unit="nb", disable=quiet,
                file=sys.stderr)
     bar.update(len(planned) - len(todo))
+    status = _Status(min(jobs, len(todo)) if todo else 0, bool(todo) and not quiet, last_seconds)
     pending = list(todo)
     running: dict = {}
-    ctx = None
     executor = None
+    env_before = os.environ.get(config.RETRAIN_STALE_ENV)
+    if retrain_stale:   # read by the kernels' run cache (aulib.train.recipes.cached_fit)
+        os.environ[config.RETRAIN_STALE_ENV] = "1"
     if jobs > 1:
         import multiprocessing as mp
 
-        ctx = mp.get_context("spawn")
-        executor = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+        executor = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
 
     def deps_done(nb: Notebook) -> bool:
         return all(d in outcomes or d not in {n.id for n, _, _ in todo} for d in nb.after)
 
     def launch(item):
+        from .progress import Watch, read_snapshot
+
         nb, params, key = item
         stage = results / STAGING / nb.id
         shutil.rmtree(stage, ignore_errors=True)
@@ -278,11 +441,16 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
         args = (str(nb.path), str(out_nb), params, str(nb.path.parent), timeout)
         t0 = time.time()
         if executor is None:
-            return (item, stage, t0, _execute(*args))
-        return (item, stage, t0, executor.submit(_execute, *args))
+            watch = Watch(nb.id)
+            status.add(nb.id, t0, watch.snapshot)
+            return (item, stage, t0, _execute(*args, watch=watch))
+        watch_file = stage.parent / f".{nb.stem}.watch.json"
+        status.add(nb.id, t0, lambda: read_snapshot(watch_file))
+        return (item, stage, t0, executor.submit(_execute, *args, watch_file=str(watch_file)))
 
     def finish(item, stage, t0, err):
         nb, params, key = item
+        status.remove(nb.id)
         secs = round(time.time() - t0, 1)
         if err:
             outcome = _on_failure(nb, stage, results, err, secs, quiet)
@@ -313,27 +481,35 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
                     item, stage, t0, fut = launch(it)
                     running[fut] = (item, stage, t0)
             if executor is not None and running:
-                fut = next(as_completed(list(running)))
-                item, stage, t0 = running.pop(fut)
-                try:
-                    err = fut.result()
-                except Exception as e:  # worker process died (out of memory, killed, ...)
-                    err = {"ename": type(e).__name__, "evalue": str(e), "cell": None,
-                           "source": ""}
-                finish(item, stage, t0, err)
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    item, stage, t0 = running.pop(fut)
+                    try:
+                        err = fut.result()
+                    except Exception as e:  # worker process died (out of memory, killed, ...)
+                        err = {"ename": type(e).__name__, "evalue": str(e), "cell": None, "source": ""}
+                    finish(item, stage, t0, err)
             elif executor is None and pending and not ready:
                 raise RuntimeError("notebook dependencies cannot be satisfied: "
                                    + ", ".join(it[0].id for it in pending))
     finally:
+        status.close()
         bar.close()
         if executor is not None:
             executor.shutdown()
+        if env_before is None:
+            os.environ.pop(config.RETRAIN_STALE_ENV, None)
+        else:
+            os.environ[config.RETRAIN_STALE_ENV] = env_before
         _update_manifest(results, planned, outcomes)
         write_index(results)
         shutil.rmtree(results / STAGING, ignore_errors=True)
+    stale = stale_notebooks(results)
     ordered = [outcomes[nb.id] for nb, *_ in planned if nb.id in outcomes]
+    for o in ordered:
+        o.stale = stale.get(o.id, []) if o.status != "failed" else []
     if not quiet:
-        print_summary(ordered)
+        print_summary(ordered, profile)
     return ordered
 
 
@@ -346,16 +522,27 @@ def _on_failure(nb, stage, results, err, secs, quiet) -> Outcome:
         tmp = kept.with_name(f".{kept.name}.tmp")
         shutil.copyfile(executed, tmp)
         os.replace(tmp, kept)
-    cell = err.get("cell")
-    src = (err.get("source") or "").strip().splitlines()
-    msg = f"{err.get('ename')}: {err.get('evalue')}"
+    where = running_cell(executed)
+    ename, evalue = err.get("ename"), err.get("evalue")
+    dead = ename in DEAD_KERNEL or "kernel died" in str(evalue).lower()
+    if where:
+        cell = f"cell {where['index']} of {where['cells']}" + (
+            f" (In [{where['exec_count']}])" if where["exec_count"] else "")
+    else:
+        cell = f"cell In [{err['cell']}]" if err.get("cell") is not None else "no cell (it never started)"
+    source = where["source"] if (where and (dead or not err.get("source"))) else (err.get("source") or "")
+    if dead:
+        msg = (f"the kernel died while {cell} was running ({ename}: {evalue}); a dead kernel usually means it "
+               "ran out of memory (or was killed): free memory, run fewer --jobs or a smaller profile, and rerun")
+    else:
+        msg = f"{ename}: {evalue}"
+    src = source.strip().splitlines()
     if not quiet:
-        print(f"\n✗ {nb.id} failed in cell {cell if cell is not None else '?'}: {msg}",
-              file=sys.stderr)
+        print(f"\n✗ {nb.id} failed in {cell}: {msg}", file=sys.stderr)
         if src:
             print("  cell source:\n    " + "\n    ".join(src[:12]), file=sys.stderr)
         print(f"  executed notebook with the traceback: {kept}", file=sys.stderr)
-    return Outcome(nb.id, "failed", secs, msg)
+    return Outcome(nb.id, "failed", secs, msg if dead else f"{msg} (in {cell})" if where else msg)
 
 
 def _on_success(nb, params, stage, results, secs) -> Outcome:
@@ -417,12 +604,19 @@ def _update_manifest(results: Path, planned, outcomes: dict[str, Outcome]) -> No
             "cache": key, "artifact_files": files,
             "executed_notebook": f"{nb.paper}/{nb.stem}.ipynb",
             "claims": len(rec.get("claims", [])), "git_commit": manifest["git_commit"],
+            "runs": rec.get("runs", []),
         }
+    for entry in manifest["notebooks"].values():   # staleness against the code on disk now
+        entry["runs"] = run_staleness(entry.get("runs", []))
+        entry["stale_runs"] = [r["run"] for r in entry["runs"] if r["stale"]]
+        entry["stale"] = bool(entry["stale_runs"])
     _write_atomic(results / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
 
 
 def write_index(results: Path) -> Path:
-    """``index.md`` (every table and figure with its notebook) and per-paper ``claims.json``."""
+    """``index.md`` (every table and figure with its notebook) and per-paper ``claims.json``;
+    the tables, figures and claims of a notebook that read stale runs are marked **stale**
+    (claims.json: ``"stale": true``)."""
     manifest = load_manifest(results)
     lines = [f"# AU Workbench results — profile `{results.name}`", "",
              f"Generated by `python -m aulib.workbook run --profile {results.name}`; "
@@ -443,6 +637,16 @@ def write_index(results: Path) -> Path:
             if status == "failed":
                 lines += [f"> Failed: {entry.get('error', '')} — see "
                           f"[{paper}/{stem}.failed.ipynb]({paper}/{stem}.failed.ipynb)", ""]
+            stale = status == "ok" and bool(entry.get("stale"))
+            mark = " — ⚠ **stale**" if stale else ""
+            if stale:
+                runs = [r for r in entry.get("runs", []) if r.get("stale")]
+                files = sorted({f for r in runs for f in r.get("changed", [])})
+                lines += [f"> ⚠ **Stale**: {len(runs)} of the {len(entry['runs'])} trained runs this notebook "
+                          f"read were trained by older code (changed since: {', '.join(f'`{f}`' for f in files)}); "
+                          "its numbers are not those of the current code. Run folders: "
+                          + ", ".join(f"`{r['run']}`" for r in runs)
+                          + f". Retrain: `{retrain_command(results.name, [nb_id])}`", ""]
             rec_path = results / paper / f"{stem}.run.json"
             if not rec_path.is_file():
                 continue
@@ -451,23 +655,24 @@ def write_index(results: Path) -> Path:
                 cap = art.get("caption") or art["name"]
                 if art["kind"] == "table":
                     md = results / paper / f"{art['name']}.md"
-                    lines += [f"**Table `{art['name']}`** — {cap} ([csv]({paper}/{art['name']}.csv))", ""]
+                    lines += [f"**Table `{art['name']}`** — {cap} ([csv]({paper}/{art['name']}.csv)){mark}", ""]
                     if md.is_file():
                         body = md.read_text().strip().splitlines()
                         if body and body[0].startswith("**"):
                             body = body[2:]
                         lines += body + [""]
                 elif art["kind"] == "figure":
-                    lines += [f"**Figure `{art['name']}`** — {cap}", "",
+                    lines += [f"**Figure `{art['name']}`** — {cap}{mark}", "",
                               f"![{art['name']}]({paper}/{art['name']}.png)", ""]
             for c in rec.get("claims", []):
-                claims.append(dict(c, notebook=nb_id))
+                claims.append(dict(c, notebook=nb_id, stale=stale))
         if claims:
             lines += [f"### Claims tested ({paper})", "", "| claim | verdict | evidence | notebook |",
                       "| --- | --- | --- | --- |"]
             for c in claims:
                 cells = [str(c[k]).replace("|", "\\|") for k in ("claim", "verdict", "evidence")]
-                lines.append(f"| {cells[0]} | **{cells[1]}** | {cells[2]} | `{c['notebook']}` |")
+                verdict = f"**{cells[1]}**" + (" (⚠ **stale**)" if c["stale"] else "")
+                lines.append(f"| {cells[0]} | {verdict} | {cells[2]} | `{c['notebook']}` |")
             lines.append("")
         _write_atomic(results / paper / "claims.json", json.dumps(claims, indent=2))
     path = results / "index.md"
@@ -475,10 +680,23 @@ def write_index(results: Path) -> Path:
     return path
 
 
-def print_summary(outcomes: list[Outcome]) -> None:
+def print_summary(outcomes: list[Outcome], profile: str = config.DEFAULT_PROFILE) -> None:
+    """Counts, one line per notebook, and for stale notebooks their run folders and the
+    command that retrains them."""
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "cached", "failed")}
-    print(f"\nworkbook: {counts['ok']} ran, {counts['cached']} cached, {counts['failed']} failed")
+    stale = [o for o in outcomes if o.stale]
+    print(f"\nworkbook: {counts['ok']} ran, {counts['cached']} cached, {counts['failed']} failed"
+          + (f", {len(stale)} stale" if stale else ""))
     for o in outcomes:
         mark = {"ok": "✓", "cached": "·", "failed": "✗"}[o.status]
         extra = f" ({o.seconds:.1f} s)" if o.status == "ok" else (f" — {o.error}" if o.error else "")
-        print(f"  {mark} {o.id}: {o.status}{extra}")
+        print(f"  {mark} {o.id}: {o.status}{extra}" + (" — STALE" if o.stale else ""))
+    if stale:
+        print(f"\n⚠ {len(stale)} notebook(s) used trained runs whose code has changed since (their results "
+              "are not those of the current code):")
+        for o in stale:
+            print(f"  {o.id}:")
+            for r in o.stale:
+                print(f"    {describe_run(r)}")
+        print("  retrain those runs and rerun the notebooks that read them:\n    "
+              + retrain_command(profile, [o.id for o in stale]))
