@@ -698,3 +698,39 @@ def test_fgnet_notebooks_train_fp32_at_the_paper_profile_and_check_inputs_first(
         assert after_start.index("fgnet_paper.check_inputs(") < after_start.index("synth.ensure("), nb.id
         assert "amp=amp" in src, nb.id
     assert "imagenet_resnet" in {n.id: n for n in nbs}["fgnet/04_data_efficiency"].parameters()
+
+
+def test_ffhq_alignment_resamples_with_antialiasing_closer_to_a_high_quality_reference():
+    """FFHQ's script samples the quad at a large size and resizes with an antialiasing filter;
+    a single bilinear warp at 3x minification aliases fine texture. Reference: PIL's quad
+    transform at 8x the output, then a Lanczos resize. Synthetic high-frequency frame (gratings
+    of 2-3 px period and noise) with a face whose square fits inside it (no padding)."""
+    import cv2
+    from PIL import Image
+
+    from aulib.face import align
+    from aulib.synth import face_model
+
+    n = 1200
+    yy, xx = np.mgrid[:n, :n].astype(np.float32)
+    g = (127 + 60 * np.sin(np.hypot(xx - n / 2, yy - n / 2) * 2 * np.pi / 3.1)
+         + 40 * np.sin((xx + 0.3 * yy) * 2 * np.pi / 2.3))
+    img = np.clip(g[..., None] + np.random.default_rng(0).normal(0, 20, (n, n, 3)), 0, 255).astype(np.uint8)
+    lm = face_model.MEAN[:68, :2] * 200 + 600
+    quad, qsize = align.ffhq_quad(lm)
+    size = 256
+    assert 2.5 < qsize / size < 3.5 and quad.min() > 0 and quad.max() < n
+    ref = Image.fromarray(img).transform((8 * size, 8 * size), Image.QUAD, (quad + 0.5).flatten(), Image.BILINEAR)
+    ref = np.asarray(ref.resize((size, size), Image.LANCZOS), np.float64)
+    out, lm_out = align.ffhq_align(img, lm, size)
+    single = cv2.warpAffine(img, align._quad_to_square(quad, size), (size, size), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REFLECT)
+    rmse = {k: float(np.sqrt(((v.astype(np.float64) - ref) ** 2).mean())) for k, v in
+            (("ours", out), ("single bilinear warp", single))}
+    assert rmse["ours"] < 0.25 * rmse["single bilinear warp"], rmse          # measured: 4.4 vs 36.2
+    # the landmarks follow the geometry, not the resampling: the square's corners land on the output's
+    np.testing.assert_allclose(align.apply_affine(align._quad_to_square(quad, size), quad[[0, 1, 3]]),
+                               [[-0.5, -0.5], [-0.5, size - 0.5], [size - 0.5, -0.5]], atol=1e-3)
+    np.testing.assert_allclose(lm_out, align.apply_affine(align._quad_to_square(quad, size), lm), atol=1e-4)
+    # the aligned-frame cache knows the resampling changed (frames cached by the old code are redone)
+    assert align.CACHE_TAGS["ffhq"]

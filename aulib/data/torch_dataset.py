@@ -163,7 +163,7 @@ class AUDataset(Dataset):
     def _key(self) -> str:
         h = hashlib.sha256()
         h.update(f"{Path(self.root).resolve()}|{config.fingerprint_path(self.root)}|"
-                 f"{self.alignment}|{self.aligned_size}|{self.box_enlarge}|v1".encode())
+                 f"{self.alignment}|{self.aligned_size}|{self.box_enlarge}|v1{A.CACHE_TAGS.get(self.alignment, '')}".encode())
         h.update("\n".join(self.refs).encode())
         h.update(np.nan_to_num(self.src_landmarks, nan=-1).round(2).tobytes())
         return h.hexdigest()[:20]

@@ -40,6 +40,11 @@ def apply_affine(M: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return (pts @ M[:, :2].T + M[:, 2]).astype(np.float32)
 
 
+#: appended to the aligned-frame cache key of an alignment (aulib.data.AUDataset); a new tag
+#: when an alignment's pixels change, so frames cached by the old code are aligned anew.
+CACHE_TAGS = {"ffhq": "|ffhq-area-resize"}
+
+
 # -------------------------------------------------------------------------------- FFHQ
 def ffhq_quad(lm: np.ndarray) -> tuple[np.ndarray, float]:
     """The oriented crop square of FFHQ alignment: corners (4, 2) and side length.
@@ -83,9 +88,16 @@ def ffhq_align(image: np.ndarray, landmarks: np.ndarray, size: int = 256,
     floor(qsize / size / 2)); a crop to the square plus a border of max(round(0.1 qsize), 3);
     where the square leaves the image, reflect padding of at least round(0.3 qsize), blurred
     (sigma 0.02 qsize) and pulled towards the image median with distance into the pad.
-    Deviation: the final resampling is one bilinear ``cv2.warpAffine`` to ``size`` instead of
-    PIL's quad transform at 4096 px followed by an antialiased resize (sub-pixel difference).
-    Returns the aligned RGB image and the landmarks mapped into it.
+    Resampling: FFHQ's script samples the quad at a large ``transform_size`` and then resizes
+    to the output with an antialiasing filter (NVlabs ``recreate_aligned_images``; FG-Net links
+    the same procedure, reference/fgnet.md §2). We shrink the cropped image with
+    ``cv2.INTER_AREA`` (area averaging, antialiased) until the square is ``size`` pixels wide,
+    then warp it with one bilinear ``cv2.warpAffine`` at about 1:1 (rotation and sub-pixel
+    shift only); a square smaller than ``size`` is warped directly (upsampling needs no
+    antialiasing). A single bilinear warp at 2-4x minification - the earlier path - aliases
+    fine texture (wrinkles, hair); a test measures both against a PIL quad transform at 8x
+    followed by a Lanczos resize. Returns the aligned RGB image and the landmarks mapped into
+    it (from the original landmarks; resampling does not move them).
     """
     lm = np.asarray(landmarks, np.float64)
     quad, qsize = ffhq_quad(lm)
@@ -95,9 +107,7 @@ def ffhq_align(image: np.ndarray, landmarks: np.ndarray, size: int = 256,
     shrink = int(np.floor(qsize / size * 0.5))
     if shrink > 1:
         h, w = img.shape[:2]
-        img = cv2.resize(img, (int(round(w / shrink)), int(round(h / shrink))),
-                         interpolation=cv2.INTER_AREA)
-        q /= shrink
+        img, q = _area_resize(img, q, 1.0 / shrink)
         qsize /= shrink
     border = max(int(round(qsize * 0.1)), 3)
     h, w = img.shape[:2]
@@ -128,10 +138,21 @@ def ffhq_align(image: np.ndarray, landmarks: np.ndarray, size: int = 256,
         f += (np.median(f, axis=(0, 1)) - f) * np.clip(mask, 0.0, 1.0)
         img = np.clip(np.rint(f), 0, 255).astype(np.uint8)
         q += pad[:2]
+    if qsize > size:                    # antialiased shrink, so that the warp below is ~1:1
+        img, q = _area_resize(img, q, size / qsize)
     M = _quad_to_square(q, size)
     out = cv2.warpAffine(img, M, (size, size), flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_REFLECT)
     return out, apply_affine(M_full, lm)
+
+
+def _area_resize(img: np.ndarray, pts: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Shrink ``img`` by ``factor`` (< 1) with ``cv2.INTER_AREA``; ``pts`` (x, y, pixel centres
+    at integers) follow: x' = (x + 0.5) w'/w - 0.5 (OpenCV's resize maps pixel edges to edges)."""
+    h, w = img.shape[:2]
+    nw, nh = max(1, int(round(w * factor))), max(1, int(round(h * factor)))
+    out = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
+    return out, (pts + 0.5) * np.array([nw / w, nh / h]) - 0.5
 
 
 # ------------------------------------------------------------------------- similarity
