@@ -146,6 +146,12 @@ def _zip_with_checkpoint(path):
     return path
 
 
+def _truncated(path):
+    rosinality_file(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])         # a partial download
+
+
 @pytest.mark.parametrize("make, text", [
     (lambda p: p.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0\n"),
      "it is a text file, not a PyTorch checkpoint (it starts with 'version https://git-lfs"),
@@ -158,6 +164,7 @@ def _zip_with_checkpoint(path):
     (lambda p: p.write_bytes(b"\x80\x02cdnnlib.tflib.network\nNetwork\nq\x00)\x81q\x01}q\x02b."),
      "is NVIDIA's official TensorFlow StyleGAN2 pickle"),
     (lambda p: torch.save(torch.zeros(3), p), "holds a Tensor, not a checkpoint dict"),
+    (lambda p: _truncated(p), "it starts like a zip archive (as torch.save writes) but cannot be read as one"),
 ])
 def test_not_a_checkpoint(tmp_path, make, text):
     path = tmp_path / "stylegan2-ffhq-config-f.pt"
