@@ -239,3 +239,14 @@ def test_executed_tutorial_shows_each_table_once_without_reprs_or_staging_paths(
     assert len(saved) == 1, streams
     assert "2 tables" in saved[0].group(1) and "2 figures" in saved[0].group(1)
     assert Path(saved[0].group(2)) == final and (final / "metrics_trivial_predictors.csv").is_file()
+
+
+def test_domain_shift_probe_shows_a_progress_bar_over_the_faces_it_renders(capsys):
+    from aulib.synth.probe import domain_shift_probe
+
+    table = domain_shift_probe(n_train=12, n_test=4, size=64, progress=True)
+    err = capsys.readouterr().err
+    assert "probe: done" in err and "24/24" in err and "face" in err, err
+    assert set(table.test) <= {"lab-a", "lab-b", "wild"}
+    domain_shift_probe(n_train=12, n_test=4, size=64, progress=False)
+    assert capsys.readouterr().err == ""
