@@ -32,10 +32,10 @@ run.finish()
 '''
 
 
-def write_notebook(folder, stem, extra="", profiles=None, after=()):
+def write_notebook(folder, stem, extra="", profiles=None, after=(), params=""):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    p = nbformat.v4.new_code_cell(PARAMS)
+    p = nbformat.v4.new_code_cell(PARAMS + params)
     p.metadata["tags"] = ["parameters"]
     nb.cells = [nbformat.v4.new_markdown_cell(f"# {stem}"), p,
                 nbformat.v4.new_code_cell(BODY.format(stem=stem, extra=extra))]
@@ -200,3 +200,91 @@ def test_choices_reads_a_comma_list_parameter_and_names_the_valid_items():
     assert choices("baselines", "", ["drml"]) == []
     with pytest.raises(ValueError, match=r"parameter baselines: unknown 'jaa'; valid: drml, megraph"):
         choices("baselines", "drml,jaa", ["drml", "megraph"])
+
+
+
+# -- the command line's -p ------------------------------------------------------------------
+def test_command_line_values_are_read_for_the_declared_type(tmp_path):
+    """-p seeds=0,1 for a str parameter is the text "0,1" (it was the tuple (0, 1)), -p seeds=1
+    is "1" (was int 1); int / float parameters read a Python literal; a wrong one says how -p reads."""
+    write_notebook(tmp_path / "demo", "cli", params='seeds: str = "0"  # comma list of seeds\n')
+    nb = registry.discover(tmp_path)[0]
+    given = dict(registry.parse_override(t) for t in ["seeds=0,1", "n_rows=5", "scale=0.5", "device=cpu"])
+    values = nb.resolve("smoke", given)
+    assert (values["seeds"], values["n_rows"], values["scale"], values["device"]) == ("0,1", 5, 0.5, "cpu")
+    assert type(values["seeds"]) is str and type(values["n_rows"]) is int
+    assert nb.resolve("smoke", dict([registry.parse_override("seeds=1")]))["seeds"] == "1"
+    with pytest.raises(registry.ParameterError, match=r"must be int, got str 'five' \(-p takes the text as "
+                                                      r"written for a str parameter, else a Python literal"):
+        nb.resolve("smoke", dict([registry.parse_override("n_rows=five")]))
+    with pytest.raises(registry.ParameterError, match="-p expects NAME=VALUE"):
+        registry.parse_override("seeds")
+
+
+# -- a dead kernel ---------------------------------------------------------------------------
+def test_a_dead_kernel_names_its_cell_and_says_memory(tmp_path):
+    """A notebook that kills its own kernel (as the out-of-memory killer would), run through the
+    CLI with -p seeds=0,1: the summary names the cell that was running and says what a dead
+    kernel usually means, instead of 'cell ?'."""
+    nbdir, results = tmp_path / "notebooks", tmp_path / "results"
+    write_notebook(nbdir / "demo", "oom", params='seeds: str = "0"  # comma list of seeds\n',
+                   extra='assert seeds == "0,1", seeds\nimport os, signal\nos.kill(os.getpid(), signal.SIGKILL)')
+    env = dict(os.environ, AULIB_NOTEBOOKS=str(nbdir), AULIB_RESULTS=str(results))
+    proc = subprocess.run([sys.executable, "-m", "aulib.workbook", "run", "--profile", "smoke",
+                           "-p", "seeds=0,1"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    # cells: title, parameters, papermill's injected parameters, the body (4 of 4)
+    assert ("✗ demo/oom failed: the kernel died while cell 4 of 4 (In [3]) was running (DeadKernelError"
+            in proc.stderr), proc.stderr
+    assert "usually means it ran out of memory" in proc.stderr and "cell ?" not in proc.stderr
+    assert "cell source:\n    import pandas as pd" in proc.stderr and "… (3 more lines)" in proc.stderr
+    assert "AssertionError" not in proc.stderr          # seeds reached the kernel as the text "0,1"
+    manifest = json.loads((results / "smoke" / "manifest.json").read_text())
+    assert "kernel died while cell 4 of 4" in manifest["notebooks"]["demo/oom"]["error"]
+    assert (results / "smoke" / "demo" / "oom.failed.ipynb").is_file()
+
+
+# -- the status line of a running notebook --------------------------------------------------
+def test_status_line_shows_the_cell_the_kernels_progress_bar_elapsed_and_last_run(tmp_path, monkeypatch, capsys):
+    """While a notebook runs, the runner shows its cell, the tqdm bar inside it (a widget in the
+    kernel), the elapsed time and the last run's duration from the manifest."""
+    nbdir, results = tmp_path / "notebooks", tmp_path / "results"
+    write_notebook(nbdir / "demo", "slow", extra=(
+        "from tqdm.auto import tqdm\nimport time\nfor i in tqdm(range(8), desc='steps'):\n    time.sleep(0.5)"))
+    (results / "smoke").mkdir(parents=True)
+    (results / "smoke" / "manifest.json").write_text(json.dumps(
+        {"notebooks": {"demo/slow": {"status": "ok", "seconds": 754.0}}}))
+    monkeypatch.setattr(runner, "STATUS_EVERY_LOG", 0.2)     # stderr is not a terminal here
+    out = runner.run("smoke", notebooks_dir=nbdir, results=results)
+    assert [o.status for o in out] == ["ok"]
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("  … demo/slow")]
+    bars = [ln for ln in lines if "steps:" in ln]
+    assert bars, lines
+    assert "· cell 4/4 `import pandas as pd` · steps:" in bars[-1]
+    assert any(f"/8 [" in ln for ln in bars) and "elapsed, last run 12:34" in bars[-1]
+
+
+def test_watch_snapshots_reach_the_main_process_through_a_file(tmp_path):
+    """A notebook in a worker process (--jobs > 1): its watch writes snapshots the runner reads."""
+    from aulib.workbook import progress
+
+    path = tmp_path / ".w.watch.json"
+    w = progress.Watch("demo/x", path)
+    w.cells = 5
+    w.cell_started(nbformat.v4.new_code_cell("# a comment\nexp.train_on('disfa', fold)"), 2)
+    hbox = {"_model_name": "HBoxModel", "children": ["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_r"]}
+    for cid, state in (("l", {"_model_name": "HTMLModel", "value": "epoch\u20071/8:\u2007\u200750%"}),
+                       ("p", {"_model_name": "FloatProgressModel", "value": 5, "max": 10}),
+                       ("r", {"_model_name": "HTMLModel", "value": "\u20075/10\u2007[00:05&lt;00:05]"}),
+                       ("h", hbox)):
+        w.comm({"msg_type": "comm_open", "content": {"comm_id": cid, "data": {"state": state}}})
+    w._written = 0.0
+    w.write("a print\rlast line\n")
+    snap = progress.read_snapshot(path)
+    assert snap == {"notebook": "demo/x", "cell": 3, "cells": 5, "source": "exp.train_on('disfa', fold)",
+                    "bars": ["epoch 1/8: 50%| 5/10 [00:05<00:05]"], "text": "last line"}
+    line = progress.status_line(snap, "demo/x", 75, None)
+    assert line == ("demo/x · cell 3/5 `exp.train_on('disfa', fold)` · epoch 1/8: 50%| 5/10 [00:05<00:05]"
+                    " · 1:15 elapsed, no earlier run")
+    w.comm({"msg_type": "comm_close", "content": {"comm_id": "h", "data": {}}})   # leave=False: closed
+    assert w.bars() == [] and "last line" in progress.status_line(w.snapshot(), "demo/x", 3700, 10)

@@ -538,9 +538,10 @@ def _on_failure(nb, stage, results, err, secs, quiet) -> Outcome:
         msg = f"{ename}: {evalue}"
     src = source.strip().splitlines()
     if not quiet:
-        print(f"\n✗ {nb.id} failed in {cell}: {msg}", file=sys.stderr)
+        print(f"\n✗ {nb.id} failed: {msg}" if dead else f"\n✗ {nb.id} failed in {cell}: {msg}", file=sys.stderr)
         if src:
-            print("  cell source:\n    " + "\n    ".join(src[:12]), file=sys.stderr)
+            more = f"\n    … ({len(src) - 12} more lines)" if len(src) > 12 else ""
+            print("  cell source:\n    " + "\n    ".join(src[:12]) + more, file=sys.stderr)
         print(f"  executed notebook with the traceback: {kept}", file=sys.stderr)
     return Outcome(nb.id, "failed", secs, msg if dead else f"{msg} (in {cell})" if where else msg)
 
