@@ -13,8 +13,11 @@ BP4D (41 subjects F001-F023, M001-M018; tasks T1-T8):
 
 BP4D+ (140 subjects F001-F082, M001-M058; tasks T1-T10, AU-coded T1, T6, T7, T8):
 
-- ``2D+3D/<Subj>/<Task>/<frame:04d>.jpg``, numbered from 0001 so that CSV frame f is also
-  the f-th image of the task (the positional reading of public BP4D+ loaders);
+- ``2D+3D/<Subj>.zip`` - one archive per subject as shipped, members
+  ``<Subj>/<Task>/<frame:04d>.jpg`` in task and frame order, numbered from 0001 so that CSV
+  frame f is also the f-th image of the task (the positional reading of public BP4D+
+  loaders); frames are referenced as ``2D+3D/F001.zip#F001/T1/0001.jpg``
+  (``aulib.face.frames.zip_ref``) in the ground truth and landmark side files;
 - ``AUCoding/AU_OCC/<Subj>_<Task>.csv`` with exactly the [bp4dplus] ``occ_aus`` columns in
   that order (public code reads them by position);
 - ``AUCoding/AU_INT/AU06/<Subj>_<Task>_AU06.csv`` (also AU10, 12, 14, 17): no header, rows
@@ -34,11 +37,14 @@ consecutive SynthAU frames are ``step`` real frames apart in simulated time
 """
 from __future__ import annotations
 
+import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ..catalogue import AUS, BP4D_AUS, au_number
+from ...face.frames import zip_ref
+from ..catalogue import AUS, BP4D_AUS
 from ..dynamics import calibrated_rates, intensity_labels, occurrence, simulate
 from ..engine import Sequence, render_all
 from ..identity import identity_seed, make_identity
@@ -118,6 +124,8 @@ def _write(root: Path, name: str, subjects, tasks, coded_tasks, frame_dir: str, 
             d.mkdir(parents=True, exist_ok=True)
             (d / layout["int_file"].format(subject=subj, task=task, au=num)).write_text(
                 _csv(np.column_stack([nums[mask], lv])))
+    if layout.get("frames_archive"):
+        _pack_archives(root, frame_dir, seqs, layout)
     extra = [{"subject": s.key.split("/")[0], "task": s.key.split("/")[1], "frame_number": n,
               "coded": m} for s, n, m in zip(seqs, frame_nums, coded_masks)]
     finish(root, name, seqs, results,
@@ -137,6 +145,24 @@ def _write(root: Path, name: str, subjects, tasks, coded_tasks, frame_dir: str, 
                                       "round(500 / n_coded) / 25 s (a time-subsampled video)"},
            extra_cols=extra)
     return {"frames": int(sum(len(s.aus) for s in seqs))}
+
+
+def _pack_archives(root: Path, frame_dir: str, seqs, layout: dict) -> None:
+    """Move each subject's frame folder ``<frame_dir>/<Subj>/`` into the archive
+    ``layout["frames_archive"]`` (members ``<Subj>/<Task>/<n>.jpg``, stored, in task and frame
+    order) and point the sequences' paths at the members."""
+    by_subject: dict[str, list] = {}
+    for s in seqs:
+        by_subject.setdefault(s.key.split("/")[0], []).append(s)
+    for subj, group in by_subject.items():
+        rel = layout["frames_archive"].format(subject=subj)
+        with zipfile.ZipFile(root / rel, "w", zipfile.ZIP_STORED) as z:
+            for s in group:
+                members = [p[len(frame_dir) + 1:] for p in s.paths]
+                for p, m in zip(s.paths, members):
+                    z.write(root / p, m)
+                s.paths = [zip_ref(rel, m) for m in members]
+        shutil.rmtree(root / frame_dir / subj)
 
 
 def write_bp4d(root: Path, size: int, n_coded: int, n_uncoded: int, seed: int,
