@@ -83,7 +83,13 @@ def frame_index(name: str, root: str | os.PathLike | None = None, refresh: bool 
     ``config.data_root()/<DATASETS[name].subfolder>``. ``labeled_only`` drops frames without
     AU labels (BP4D's uncoded frames, EmotioNet's unlabelled images); identity and image
     collections are returned whole. ``reader_kwargs`` go to the reader (e.g. DISFA's
-    ``camera="right"``, BP4D+'s ``label_offset``). ``df.attrs`` holds dataset, root and AUs.
+    ``camera="right"``; how image numbers pair with label rows when the data cannot decide
+    it: DISFA's and AFEW-VA's ``frame_base=0|1``, BP4D/BP4D+'s ``label_offset=0|1``, see
+    ``readers.common.decide_pairing``). ``df.attrs`` holds dataset, root and AUs.
+
+    Raises :class:`~aulib.data.catalog.DatasetLayoutError` when the folder does not fit the
+    layout, when the pairing cannot be decided, or when labels and images were found but no
+    frame pairs (never a quiet empty index).
     """
     index, _ = _build(name, root, refresh, reader_kwargs)
     d = info(name)

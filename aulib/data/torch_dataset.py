@@ -9,8 +9,9 @@ Alignment runs once per frame: with ``cache=True`` :meth:`AUDataset.prepare` ali
 frame in parallel (tqdm progress) into one uint8 memory-mapped array in
 ``<cache>/aligned/<key>/`` (key: dataset root + fingerprint, frames, landmarks, alignment,
 size), which DataLoader workers read without copying. Frames with no landmarks (``no face``)
-and frames that cannot be decoded (``corrupt file``) are dropped and listed in
-``dataset.ledger`` with a printed count — never silently.
+and frames that cannot be decoded (``corrupt file``: :func:`aulib.face.frames.read_frame`
+refuses a cut-short JPEG/PNG by its content, the same check as the frame index) are dropped
+and listed in ``dataset.ledger`` with a printed count — never silently.
 
 Augmentations (the papers'): similarity alignment to 200 then a random 176 crop and a
 horizontal flip for training, centre crop for testing (JAA-Net/ADLD/Shang & Yu/GLEE-Net,
@@ -283,16 +284,17 @@ class FaceImages(Dataset):
 
     def __init__(self, root, table: pd.DataFrame, size: int, target: str = "expression",
                  mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)):
-        from ..face.frames import imread_quiet
+        from ..face.frames import UnreadableFrame
 
         self.root, self.size, self.target = Path(root), int(size), target
         images, keep, bad = [], [], []
         for i, rel in enumerate(table["path"].astype(str)):
-            img = imread_quiet(self.root / rel)
-            if img is None:
+            try:        # the loader's decode path: cut-short files are refused, not decoded
+                img = read_frame(self.root, rel)
+            except UnreadableFrame:
                 bad.append(rel)
                 continue
-            images.append(cv2.resize(img, (self.size, self.size), interpolation=cv2.INTER_AREA)[:, :, ::-1])
+            images.append(cv2.resize(img, (self.size, self.size), interpolation=cv2.INTER_AREA))
             keep.append(i)
         if not images:
             raise ValueError(f"none of the {len(table)} images under {self.root} could be read")
