@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -288,3 +289,117 @@ def test_watch_snapshots_reach_the_main_process_through_a_file(tmp_path):
                     " · 1:15 elapsed, no earlier run")
     w.comm({"msg_type": "comm_close", "content": {"comm_id": "h", "data": {}}})   # leave=False: closed
     assert w.bars() == [] and "last line" in progress.status_line(w.snapshot(), "demo/x", 3700, 10)
+
+
+# -- stale runs -------------------------------------------------------------------------------
+TINY_MODEL = '''"""A linear AU detector registered for the stale-run test."""
+import torch
+from torch import nn
+
+from aulib.models.registry import register
+
+
+class Items(torch.utils.data.Dataset):
+    aus = ["AU1"]
+
+    def __init__(self, n=16):
+        g = torch.Generator().manual_seed(0)
+        self.x, self.y = torch.randn(n, 3, 2, 2, generator=g), (torch.rand(n, 1, generator=g) > 0.5).float()
+        self.subjects = [f"s{i % 2}" for i in range(n)]
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return {"image": self.x[i], "au": self.y[i], "au_mask": torch.ones(1), "subject": self.subjects[i],
+                "index": i}
+
+
+class Tiny(nn.Module):
+    def __init__(self, aus):
+        super().__init__()
+        self.aus = list(aus)
+        self.fc = nn.Linear(12, len(self.aus))
+
+    def forward(self, x):
+        return self.fc(x.flatten(1)) * 1.0  # SCALE
+
+
+@register("w1_tiny", output="logits (B, n_aus)")
+def build(aus=("AU1",)):
+    """Build it."""
+    return Tiny(aus)
+'''
+TRAIN = '''import sys
+sys.path.insert(0, {folder!r})
+import w1_tiny_model
+from aulib.train import TrainConfig
+from aulib.train.recipes import cached_fit
+cfg = TrainConfig(epochs=1, batch_size=8, lr=1e-2, device="cpu", loss="bce", progress=False)
+ds = w1_tiny_model.Items()
+frames = pd.DataFrame({{"path": [f"f{{i}}" for i in range(len(ds))]}})
+model, res, run_dir = cached_fit("w1_tiny", {{"aus": ["AU1"]}}, ds, None, cfg, profile, "w1", frames)'''
+
+
+def test_a_run_trained_by_older_code_marks_its_notebook_stale_until_retrained(tmp_path, monkeypatch, capsys):
+    """Issue 17: edit the code of a run's model (not a comment), rerun: the notebook is stale in
+    the manifest, index.md (tables, figures, claims), claims.json, the summary and `status`;
+    --retrain-stale retrains that run and clears the mark; a comment / docstring edit marks nothing."""
+    nbdir, results, models = tmp_path / "notebooks", tmp_path / "results", tmp_path / "models"
+    models.mkdir()
+    source = models / "w1_tiny_model.py"
+    source.write_text(TINY_MODEL)
+    monkeypatch.setenv("AULIB_CACHE", str(tmp_path / "cache"))
+    write_notebook(nbdir / "demo", "trainer", extra=TRAIN.format(folder=str(models)))
+    manifest_of = lambda: json.loads((results / "smoke" / "manifest.json").read_text())  # noqa: E731
+
+    def index_lines(word):
+        return [ln for ln in (results / "smoke" / "index.md").read_text().splitlines() if word in ln]
+
+    assert [o.status for o in runner.run("smoke", notebooks_dir=nbdir, results=results, quiet=True)] == ["ok"]
+    entry = manifest_of()["notebooks"]["demo/trainer"]
+    (run,) = entry["runs"]
+    run_dir = run["run"]
+    assert run_dir.startswith(str(tmp_path / "cache" / "runs" / "smoke" / "w1")) and run["model"] == "w1_tiny"
+    assert set(run["code"]) == {str(source), "aulib/models/registry.py", "aulib/train/loop.py",
+                                "aulib/train/losses.py", "aulib/models/common.py"}
+    assert run["code_now"] == run["code"] and run["trained"] and not entry["stale"] and entry["stale_runs"] == []
+
+    # a comment and a docstring edit: still current, the notebook stays cached
+    source.write_text(TINY_MODEL.replace("# SCALE", "# a comment").replace('"""Build it."""', '"""Make it."""'))
+    assert [o.status for o in runner.run("smoke", notebooks_dir=nbdir, results=results, quiet=True)] == ["cached"]
+    assert not manifest_of()["notebooks"]["demo/trainer"]["stale"] and not index_lines("stale")
+
+    # a code edit: the notebook reruns, reads the old run back (reuse + warn) and is stale everywhere
+    source.write_text(TINY_MODEL.replace("* 1.0  # SCALE", "* 2.0"))
+    (out,) = runner.run("smoke", notebooks_dir=nbdir, results=results)
+    assert out.status == "ok" and [r["run"] for r in out.stale] == [run_dir]
+    entry = manifest_of()["notebooks"]["demo/trainer"]
+    assert entry["stale"] and entry["stale_runs"] == [run_dir] and entry["runs"][0]["changed"] == [str(source)]
+    assert entry["runs"][0]["code_now"][str(source)] != entry["runs"][0]["code"][str(source)]
+    assert index_lines("**Table `trainer_table`**")[0].endswith("— ⚠ **stale**")
+    assert index_lines("**Figure `trainer_figure`**")[0].endswith("— ⚠ **stale**")
+    assert index_lines("| x grows with i |")[0].startswith("| x grows with i | **holds** (⚠ **stale**) |")
+    assert run_dir in index_lines("> ⚠ **Stale**")[0] and "--retrain-stale" in index_lines("> ⚠ **Stale**")[0]
+    assert json.loads((results / "smoke" / "demo" / "claims.json").read_text())[0]["stale"] is True
+    summary = capsys.readouterr().out
+    assert "workbook: 1 ran, 0 cached, 0 failed, 1 stale" in summary and "✓ demo/trainer: ok" in summary
+    assert f"{run_dir} (w1_tiny, trained " in summary and f"code changed since: {source})" in summary
+    assert "python -m aulib.workbook run --profile smoke --retrain-stale --only 'demo/trainer'" in summary
+    env = dict(os.environ, AULIB_NOTEBOOKS=str(nbdir), AULIB_RESULTS=str(results))
+    status = subprocess.run([sys.executable, "-m", "aulib.workbook", "status", "--profile", "smoke"], env=env,
+                            capture_output=True, text=True).stdout
+    assert "STALE: 1 run(s) trained by older code" in status and run_dir in status and "--retrain-stale" in status
+    assert not list((results / "smoke").glob("**/.staging"))       # status ran nothing
+
+    # --retrain-stale: the stale run is retrained with the current code, the mark is gone
+    before = (Path(run_dir) / "best.pt").stat().st_mtime_ns
+    (out,) = runner.run("smoke", notebooks_dir=nbdir, results=results, quiet=True, retrain_stale=True)
+    assert out.status == "ok" and out.stale == []
+    entry = manifest_of()["notebooks"]["demo/trainer"]
+    assert not entry["stale"] and entry["runs"][0]["retrained"] and entry["runs"][0]["run"] == run_dir
+    assert (Path(run_dir) / "best.pt").stat().st_mtime_ns > before
+    assert json.loads((Path(run_dir) / "options.json").read_text())["code"] == entry["runs"][0]["code_now"]
+    assert not index_lines("stale") and "AULIB_RETRAIN_STALE" not in os.environ
+    assert [o.status for o in runner.run("smoke", notebooks_dir=nbdir, results=results, quiet=True,
+                                         retrain_stale=True)] == ["cached"]      # nothing stale left
