@@ -3,7 +3,6 @@
 Each case is a tiny dataset in the official (or a research codebase's) layout whose right
 pairing is known, so the labels, ledger lines and error texts are asserted exactly.
 """
-import numpy as np
 import pytest
 
 import aulib.data as D

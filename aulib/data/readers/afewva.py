@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -62,9 +61,6 @@ def _clips(root: Path) -> list[tuple[Path, str, dict, Numbered]]:
 def _pair(root: Path, clips, frame_base: int | None):
     pairing = decide_pairing("afewva", root, [n for *_, n in clips], FRAME_BASES, "frame_base",
                              given=frame_base, default=0)
-    if pairing.misfits:
-        warnings.warn(f"AFEW-VA: frame_base={pairing.value}; these clips do not fit it: "
-                      + "; ".join(f"{k}: {v}" for k, v in pairing.misfits.items()), stacklevel=3)
     return pairing
 
 

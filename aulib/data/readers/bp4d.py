@@ -28,7 +28,6 @@ pointing both ways are an error that names them.
 from __future__ import annotations
 
 import re
-import warnings
 import zipfile
 from pathlib import Path
 
@@ -165,9 +164,6 @@ def read(root: Path, name: str = "bp4d", label_offset: int | None = None,
     numbered = [Numbered(f"{s}/{t}", lab.index.to_numpy(), imgs) for s, t, _, lab, imgs in found]
     pairing = decide_pairing(name, root, numbered, LABEL_OFFSETS, "label_offset",
                              given=label_offset, default=0, all_labelled=False)
-    if pairing.misfits:
-        warnings.warn(f"{name}: label_offset={pairing.value}; these sequences do not fit it: "
-                      + "; ".join(f"{k}: {v}" for k, v in pairing.misfits.items()), stacklevel=3)
     parts, ledger, n_paired = [], [], 0
     for (subj, task, csv, lab, imgs), folder in zip(found, numbered):
         aus = [c for c in lab.columns]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,8 +201,8 @@ def decide_pairing(dataset: str, root: Path, folders: list[Numbered], candidates
     shift with strictly the least such pairs, a folder with a tie (e.g. one that only lacks
     its first frame) does not vote. Then:
 
-    - ``given`` (the reader option): used; folders voting otherwise are returned as misfits
-      (the caller reports them: a warning, and the ledger for frames left unpaired);
+    - ``given`` (the reader option): used; folders voting otherwise are named in a warning
+      and returned as misfits (the caller lists their unpaired frames in the ledger);
     - else every voting folder agrees: that shift, decided by the data;
     - else no folder votes: ``default`` (a documented convention) or, if None, an error;
     - folders disagree: an error naming the folders on each side.
@@ -231,6 +232,11 @@ def decide_pairing(dataset: str, root: Path, folders: list[Numbered], candidates
     if given is not None:
         mis = {f.folder: f"its numbering points to {option}={v} ({describe_folder(f)})"
                for v, fs in votes.items() if v != given for f in fs}
+        if mis:
+            warnings.warn(f"{dataset}: {option}={given}; these folders do not fit it (their "
+                          f"frames may pair with the wrong labels; unpaired ones are in the "
+                          f"ledger): " + "; ".join(f"{k}: {v}" for k, v in mis.items()),
+                          stacklevel=4)
         return Pairing(given, candidates[given][0], mis, "option")
     voted = [v for v, fs in votes.items() if fs]
     if len(voted) == 1:

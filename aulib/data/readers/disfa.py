@@ -24,7 +24,6 @@ unknown (NaN).
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -123,11 +122,6 @@ def read(root: Path, camera: str = "left", check_files: bool = True,
                 if sources[sn][0] == "frames"}
     pairing = decide_pairing("disfa", root, list(numbered.values()), FRAME_BASES, "frame_base",
                              given=frame_base) if numbered else None
-    if pairing is not None and pairing.misfits:
-        warnings.warn("DISFA: frame_base=%d; these frame folders do not fit it (their frames "
-                      "may pair with the wrong label lines; unpaired ones are in the ledger): %s"
-                      % (pairing.value, "; ".join(f"{k}: {v}" for k, v in pairing.misfits.items())),
-                      stacklevel=3)
     frames, ledger, n_paired = [], [], 0
     for sn in subjects:
         kind, refs = sources[sn]
