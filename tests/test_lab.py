@@ -12,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from aulib.config import REPO_ROOT
@@ -250,3 +251,121 @@ def test_domain_shift_probe_shows_a_progress_bar_over_the_faces_it_renders(capsy
     assert set(table.test) <= {"lab-a", "lab-b", "wild"}
     domain_shift_probe(n_train=12, n_test=4, size=64, progress=False)
     assert capsys.readouterr().err == ""
+
+
+# ----------------------------------------------------------------------------------------
+# the explorers: picture beside grouped controls, reset, fit a 1280x800 window
+def _px(width: str) -> int:
+    m = re.fullmatch(r"(?:calc\()?(\d+)px(?: \+ (\d+)px\))?", width or "")
+    assert m, f"width {width!r} is not in pixels"
+    return int(m.group(1)) + int(m.group(2) or 0)
+
+
+def _columns(explorer):
+    import ipywidgets as w
+
+    body = explorer.widget.children[-1]
+    assert isinstance(body, w.HBox), "the picture and the controls share one row"
+    left, *columns = body.children
+    assert left.children[0] is explorer.image, "the picture comes first, left of the controls"
+    return left, columns
+
+
+def _title(column) -> str:
+    return re.sub("<[^>]+>", "", column.children[0].value)
+
+
+def test_au_explorer_puts_the_face_beside_upper_and_lower_face_sliders_and_resets():
+    from aulib import synth
+    from aulib.synth.explorer import au_explorer
+
+    ex = au_explorer(seed=0)
+    left, columns = _columns(ex)
+    assert [_title(c) for c in columns] == ["Upper face", "Lower face"]
+    sliders = {c: [k for k, v in ex.controls.items() if v in col.children] for c, col in zip("UL", columns)}
+    assert sliders["U"] == ["AU1", "AU2", "AU4", "AU5", "AU6", "AU7"]
+    assert sliders["U"] + sliders["L"] == list(synth.AUS)
+    assert "Lip Corner Puller" in ex.controls["AU12"].description
+    assert [k for k, v in ex.controls.items() if v in left.children] == ["identity", "domain", "yaw", "pitch", "roll"]
+    assert ex.reset_button in left.children
+    # 1280x800: at most 1000 px wide (JupyterLab's margins take the rest) and no column of more
+    # than 12 controls (was one column of 27 above the face)
+    width = _px(left.layout.width) + sum(_px(c.layout.width) + 12 for c in columns)
+    assert width <= 1000, width
+    assert max(len(c.children) for c in columns) - 1 <= 12
+
+    neutral, neutral_caption = ex.image.value, ex.caption.value
+    assert neutral[:8] == b"\x89PNG\r\n\x1a\n" and "neutral" in neutral_caption
+    ex.controls["AU12"].value = 4.0
+    assert ex.image.value != neutral and "AU12 4" in ex.caption.value
+    ex.set(yaw=20.0, domain="wild", AU1=2.5)
+    assert "AU1 2.5" in ex.caption.value and "wild" in ex.caption.value
+    ex.reset_button.click()
+    assert ex.values() == ex.defaults and ex.image.value == neutral and ex.caption.value == neutral_caption
+    with pytest.raises(KeyError, match="AU99"):
+        ex.set(AU99=1)
+    plain = ex._repr_mimebundle_()["text/plain"]
+    assert plain.startswith("AU explorer") and "HBox(" not in plain and "make lab" in plain
+
+
+def test_explorer_shows_a_failed_render_in_its_caption():
+    import ipywidgets as w
+
+    from aulib.eval.explorer import Explorer
+
+    def render(k):
+        if k > 1:
+            raise ValueError(f"k={k} is too large")
+        return np.zeros((8, 8, 3), np.uint8), f"k={k}"
+
+    ex = Explorer(render, {"k": w.IntSlider(0, 0, 5)}, {})
+    assert ex.caption.value.endswith("k=0</span>")
+    ex.controls["k"].value = 3
+    assert "could not render: ValueError: k=3 is too large" in ex.caption.value
+    with pytest.raises(ValueError, match="notes for no column"):
+        Explorer(render, {"k": w.IntSlider()}, {}, notes={"Other": "x"})
+
+
+class _FakeFGNet:
+    """What heatmap_explorer needs of an FG-Net: ``aus`` and ``explain`` (its output keys)."""
+
+    def __init__(self, aus, latent=False):
+        self.aus, self.latent = list(aus), latent
+
+    def explain(self, item):
+        n = len(self.aus)
+        rng = np.random.default_rng(item["k"])
+        maps = None if self.latent else rng.uniform(-1, 1, (n, 16, 16))
+        label = np.zeros(n)
+        label[item["k"] % n] = 1
+        return {"image": np.full((64, 64, 3), 90, np.uint8), "target": maps, "pred": maps,
+                "label": label, "active": label > 0.5, "score": label}
+
+
+def test_heatmap_explorer_beside_its_frame_controls_follows_dataset_and_frame():
+    from aulib.papers.fgnet import heatmap_explorer
+
+    models = {"bp4d": _FakeFGNet([f"AU{i}" for i in (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)]),
+              "disfa": _FakeFGNet(["AU1", "AU2", "AU4", "AU6", "AU9", "AU12", "AU25", "AU26"])}
+    sets = {"bp4d": [{"k": k, "subject": "F001"} for k in range(5)],
+            "disfa": [{"k": k, "subject": "SN001"} for k in range(3)]}
+    ex = heatmap_explorer(models, sets, names={"bp4d": "BP4D", "disfa": "DISFA"}, dataset="bp4d")
+    left, columns = _columns(ex)
+    assert [_title(c) for c in columns] == ["Test frame"]
+    assert ex.controls["dataset"] in columns[0].children and ex.controls["frame"] in columns[0].children
+    assert _px(left.layout.width) + sum(_px(c.layout.width) + 12 for c in columns) <= 1000
+    import cv2
+
+    picture = cv2.imdecode(np.frombuffer(ex.image.value, np.uint8), cv2.IMREAD_COLOR)
+    assert picture.shape[1] <= 660 and picture.shape[0] <= 480, picture.shape   # drawn at its shown size
+    assert "BP4D test frame 0 (subject F001): true AU1; predicted AU1; 12/12 AUs right" in ex.caption.value
+    ex.controls["frame"].value = 4
+    assert "test frame 4" in ex.caption.value and "true AU7" in ex.caption.value
+    ex.controls["dataset"].value = "disfa"
+    assert ex.controls["frame"].max == 2 and "DISFA test frame 2 (subject SN001)" in ex.caption.value
+    ex.reset()
+    assert "BP4D test frame 0" in ex.caption.value and ex.controls["frame"].max == 4
+    with pytest.raises(ValueError, match="same dataset keys"):
+        heatmap_explorer(models, {"bp4d": sets["bp4d"]})
+    latent = heatmap_explorer({"bp4d": _FakeFGNet(["AU1"], latent=True)}, {"bp4d": sets["bp4d"]})
+    assert "could not render" in latent.caption.value and "latent" in latent.caption.value

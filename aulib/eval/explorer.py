@@ -52,20 +52,25 @@ class Explorer:
             value by name; ``picture`` as :func:`png_bytes` takes it.
         side: controls under the picture (name -> widget), e.g. identity, domain, frame.
         groups: columns of controls right of the picture: title -> {name: widget}.
+        notes: text shown under a column's controls: title -> text (escaped, not HTML).
         title: a bold line above the explorer.
         picture_width: CSS width of the picture (e.g. ``"300px"``).
         name: what the explorer is called in a static copy of the notebook (text/plain).
+        dpi: resolution a matplotlib figure is drawn at (pixels per inch).
     """
 
     def __init__(self, render, side: dict, groups: dict[str, dict], title: str = "",
-                 picture_width: str = "300px", name: str = "explorer"):
+                 picture_width: str = "300px", name: str = "explorer", notes: dict | None = None,
+                 dpi: int = 80):
+        import html
+
         import ipywidgets as w
 
         clash = set(side) & {k for g in groups.values() for k in g}
         if clash:
             raise ValueError(f"control names must be unique; {sorted(clash)} are both under the "
                              "picture and in a column")
-        self.render_fn, self.name = render, name
+        self.render_fn, self.name, self.dpi = render, name, dpi
         self.controls = dict(side)
         for group in groups.values():
             self.controls.update(group)
@@ -77,7 +82,13 @@ class Explorer:
         self.reset_button.on_click(lambda _: self.reset())
         left = w.VBox([self.image, self.caption, *side.values(), self.reset_button],
                       layout=w.Layout(width=f"calc({picture_width} + 10px)", align_items="flex-start"))
-        columns = [w.VBox([w.HTML(f"<b>{t}</b>"), *g.values()],
+        notes = notes or {}
+        unknown = set(notes) - set(groups)
+        if unknown:
+            raise ValueError(f"notes for no column: {sorted(unknown)}; columns: {list(groups)}")
+        note = {t: [w.HTML(f"<div style='font-size:12px;line-height:1.4'>{html.escape(n)}</div>",
+                           layout=w.Layout(width=COLUMN_WIDTH))] for t, n in notes.items()}
+        columns = [w.VBox([w.HTML(f"<b>{t}</b>"), *g.values(), *note.get(t, [])],
                           layout=w.Layout(width=COLUMN_WIDTH, margin="0 0 0 12px"))
                    for t, g in groups.items()]
         body = w.HBox([left, *columns], layout=w.Layout(align_items="flex-start"))
@@ -121,7 +132,7 @@ class Explorer:
 
         try:
             picture, caption = self.render_fn(**self.values())
-            self.image.value = png_bytes(picture)
+            self.image.value = png_bytes(picture, self.dpi)
             self.caption.value = f"<span style='font-size:12px'>{html.escape(caption)}</span>"
         except Exception as e:  # shown to the student, not lost in the kernel log
             self.caption.value = (f"<span style='color:#b00'>could not render: {html.escape(type(e).__name__)}: "

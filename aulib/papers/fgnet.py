@@ -337,3 +337,96 @@ def claim_heatmap_peaks(maps: list, labels: list, sigma: float, size: int) -> di
                   f"{n_on} active and {n_off} inactive AU maps of {len(maps)} face(s), {size}-px maps, sigma {sigma:g}: "
                   f"largest distance of a peak from +-1 {worst:.2g} (tolerance {tol:.2g}: a centre between grid pixels)",
                   "Figure 4 caption; Section 3.3 (Heatmap Detection)", worst=worst, tolerance=tol)
+
+
+# ----------------------------------------------------------------------------------------
+# the heatmap explorer of fgnet/05
+def heatmap_pairs_figure(ex: dict, aus, title: str = "", pairs_per_row: int = 3, panel: float = 1.0):
+    """One test face (large, left) and, per AU, its ground-truth heatmap beside the predicted
+    one (small panels, ``pairs_per_row`` AUs a row, ``panel`` inches each), red = +1 (active),
+    blue = -1 (inactive), each panel titled ``<AU> true on|off`` / ``predicted on|off``.
+
+    ``ex``: :meth:`aulib.models.fgnet.FGNet.explain` of the face (``image`` (H, W, 3) uint8,
+    ``target`` and ``pred`` (n_aus, h, w), ``label`` (n_aus,), ``active`` (n_aus,)); raises
+    ValueError for a latent-head model, which predicts no heatmaps.
+    """
+    import cv2
+    import matplotlib.pyplot as plt
+
+    if ex.get("pred") is None or ex.get("target") is None:
+        raise ValueError("this model has no heatmaps to show (head='latent'); use a heatmap-head FG-Net")
+    aus = list(aus)
+    rows = max(1, math.ceil(len(aus) / pairs_per_row))
+    face_cols = 2
+    fig = plt.figure(figsize=(panel * (2 * pairs_per_row + face_cols) + 0.2, panel * 1.15 * max(rows, 2)))
+    grid = fig.add_gridspec(max(rows, 2), face_cols + 2 * pairs_per_row, wspace=0.06, hspace=0.35)
+    image = ex["image"]
+    h, w = image.shape[:2]
+    ax = fig.add_subplot(grid[:2, :face_cols])
+    ax.imshow(image)
+    ax.axis("off")
+    for j, au in enumerate(aus):
+        r, c = divmod(j, pairs_per_row)
+        for k, (label, maps, on) in enumerate((("true", ex["target"], ex["label"][j] > 0.5),
+                                               ("predicted", ex["pred"], bool(ex["active"][j])))):
+            a = fig.add_subplot(grid[r, face_cols + 2 * c + k])
+            a.imshow(image)
+            a.imshow(cv2.resize(np.asarray(maps[j], np.float32), (w, h), interpolation=cv2.INTER_LINEAR),
+                     cmap="bwr", vmin=-1, vmax=1, alpha=0.55)
+            a.set_xticks([])
+            a.set_yticks([])
+            a.set_title(f"{au} {label} {'on' if on else 'off'}" if k == 0 else f"predicted {'on' if on else 'off'}",
+                        fontsize=7, color="black" if (ex["label"][j] > 0.5) == bool(ex["active"][j]) else "#b00")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def heatmap_explorer(models: dict, test_sets: dict, names: dict | None = None, dataset: str | None = None):
+    """FG-Net's heatmap explorer (fgnet/05): pick a dataset and a test frame, see the face and,
+    per AU, the ground-truth heatmap FG-Net regresses beside the one it predicts
+    (:func:`heatmap_pairs_figure`; a pair titled in red where the decision is wrong).
+
+    ``models``: dataset key -> trained FG-Net (heatmap head); ``test_sets``: the same keys ->
+    a face dataset whose items :meth:`explain` takes; ``names``: key -> shown name. Laid out by
+    :class:`aulib.eval.explorer.Explorer`: the figure on the left with Reset under it, the
+    dataset and frame controls beside it. Raises ValueError when the two dicts' keys differ.
+    """
+    import ipywidgets as w
+
+    from ..eval.explorer import COLUMN_WIDTH, Explorer
+
+    if set(models) != set(test_sets) or not models:
+        raise ValueError(f"models and test_sets need the same dataset keys; got {sorted(models)} and "
+                         f"{sorted(test_sets)}")
+    names = {k: (names or {}).get(k, k) for k in models}
+    dataset = dataset or next(iter(models))
+    style, row = {"description_width": "70px"}, w.Layout(width=COLUMN_WIDTH)
+    pick = w.Dropdown(options=[(names[k], k) for k in models], value=dataset, description="dataset",
+                      style=style, layout=row)
+    frame = w.IntSlider(0, min=0, max=len(test_sets[dataset]) - 1, description="test frame",
+                        continuous_update=False, style=style, layout=row)
+    how = ("Red = +1 where an AU is active, blue = -1 where it is not, at the AU's two ROI centres. "
+           "Left of each pair the ground truth FG-Net is trained to regress, right what it predicts; "
+           "an AU is predicted on when its heatmap sums to more than zero. A red title marks a wrong "
+           "decision. Arrow keys move the frame slider once it has the focus.")
+
+    def clamp(change):
+        frame.max = len(test_sets[change["new"]]) - 1
+    pick.observe(clamp, names="value")
+
+    def render(dataset, frame):
+        item = test_sets[dataset][frame]
+        model = models[dataset]
+        ex = model.explain(item)
+        aus = list(model.aus)
+        on = ", ".join(a for a, y in zip(aus, ex["label"]) if y > 0.5) or "none"
+        pred = ", ".join(a for a, p in zip(aus, ex["active"]) if p) or "none"
+        right = int(sum((y > 0.5) == bool(p) for y, p in zip(ex["label"], ex["active"])))
+        fig = heatmap_pairs_figure(ex, aus)
+        return fig, (f"{names[dataset]} test frame {frame} (subject {item.get('subject', '?')}): true {on}; "
+                     f"predicted {pred}; {right}/{len(aus)} AUs right")
+
+    return Explorer(render, {}, {"Test frame": {"dataset": pick, "frame": frame}},
+                    notes={"Test frame": how}, title="Heatmap explorer: ground truth vs prediction per AU",
+                    picture_width="630px", name="FG-Net heatmap explorer", dpi=96)
