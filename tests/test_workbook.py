@@ -155,6 +155,9 @@ def test_cli_exits_non_zero_with_a_summary(tree):
     assert proc.returncode == 1
     assert "0 ran, 0 cached, 1 failed" in proc.stdout
     assert "deliberate failure" in proc.stderr and "raise RuntimeError" in proc.stderr
+    # the cell is counted as in the notebook (papermill's error marker cells left out)
+    assert "✗ demo/bad failed in cell 4 of 4 (In [3]): RuntimeError: deliberate failure" in proc.stderr
+    assert "✗ demo/bad: failed — RuntimeError: deliberate failure — in cell 4 of 4 (In [3])" in proc.stdout
     proc = subprocess.run([sys.executable, "-m", "aulib.workbook", "run", "--profile", "smoke",
                            "-p", "nrows=3"], env=env, capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown parameter 'nrows'" in proc.stderr

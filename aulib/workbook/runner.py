@@ -270,13 +270,14 @@ def running_cell(executed: Path) -> dict | None:
         nb = json.loads(Path(executed).read_text())
     except (OSError, ValueError):
         return None
-    started = [i for i, c in enumerate(nb.get("cells", []))
-               if (c.get("metadata", {}).get("papermill") or {}).get("start_time")]
+    # papermill adds marker cells (tagged) around a cell that raised: not the notebook's own
+    cells = [c for c in nb.get("cells", []) if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
+    started = [i for i, c in enumerate(cells) if (c.get("metadata", {}).get("papermill") or {}).get("start_time")]
     if not started:
         return None
-    cell = nb["cells"][started[-1]]
+    cell = cells[started[-1]]
     src = cell.get("source", "")
-    return {"index": started[-1] + 1, "cells": len(nb["cells"]), "exec_count": cell.get("execution_count"),
+    return {"index": started[-1] + 1, "cells": len(cells), "exec_count": cell.get("execution_count"),
             "source": "".join(src) if isinstance(src, list) else src}
 
 
@@ -543,7 +544,7 @@ def _on_failure(nb, stage, results, err, secs, quiet) -> Outcome:
             more = f"\n    … ({len(src) - 12} more lines)" if len(src) > 12 else ""
             print("  cell source:\n    " + "\n    ".join(src[:12]) + more, file=sys.stderr)
         print(f"  executed notebook with the traceback: {kept}", file=sys.stderr)
-    return Outcome(nb.id, "failed", secs, msg if dead else f"{msg} (in {cell})" if where else msg)
+    return Outcome(nb.id, "failed", secs, msg if dead else f"{msg} — in {cell}" if where else msg)
 
 
 def _on_success(nb, params, stage, results, secs) -> Outcome:
