@@ -533,7 +533,9 @@ def _on_failure(nb, stage, results, err, secs, quiet) -> Outcome:
         cell = f"cell In [{err['cell']}]" if err.get("cell") is not None else "no cell (it never started)"
     source = where["source"] if (where and (dead or not err.get("source"))) else (err.get("source") or "")
     if dead:
-        msg = (f"the kernel died while {cell} was running ({ename}: {evalue}); a dead kernel usually means it "
+        who = "the notebook's worker process" if ename == "BrokenProcessPool" else "the kernel"
+        msg = (f"{who} died {f'while {cell} was running' if where else 'before any cell ran'} "
+               f"({ename}: {evalue}); a dead kernel usually means it "
                "ran out of memory (or was killed): free memory, run fewer --jobs or a smaller profile, and rerun")
     else:
         msg = f"{ename}: {evalue}"
