@@ -4,7 +4,10 @@ An :class:`Explorer` lays a rendered picture out as a student uses it in Jupyter
 picture on the left with its caption, the controls that choose *what* is shown (a person, a
 test frame) and a **Reset** button below it, and the other controls in titled columns to its
 right, so picture and controls are on screen together in a laptop window (1280x800: the
-explorers of tutorial 02 and fgnet/05 are under 1000 px wide and 560 px tall). Any control
+explorers of tutorial 02 and fgnet/05 are under 1000 px wide and 600 px tall, checked in
+JupyterLab in headless Chromium; with the lab's file browser open the notebook is ~850 px wide,
+and the columns shrink, hiding the sliders' value readouts, while the picture keeps its size).
+Any control
 change re-renders the picture; a render that raises shows its error as the caption rather than
 vanishing into the kernel log.
 
@@ -81,7 +84,8 @@ class Explorer:
                                      layout=w.Layout(width="120px"))
         self.reset_button.on_click(lambda _: self.reset())
         left = w.VBox([self.image, self.caption, *side.values(), self.reset_button],
-                      layout=w.Layout(width=f"calc({picture_width} + 10px)", align_items="flex-start"))
+                      layout=w.Layout(width=f"calc({picture_width} + 10px)", align_items="flex-start",
+                                      flex="0 0 auto"))   # a narrow notebook squeezes the columns, not the picture
         notes = notes or {}
         unknown = set(notes) - set(groups)
         if unknown:

@@ -39,20 +39,21 @@ def au_explorer(seed: int = 0, size: int = 300, identity: int = 3, domain: str =
 
     if domain not in DOMAINS:
         raise ValueError(f"unknown domain {domain!r}; valid: {', '.join(DOMAINS)}")
-    style = {"description_width": DESCRIPTION_WIDTH}
-    row = w.Layout(width=COLUMN_WIDTH)
+    column = ({"description_width": DESCRIPTION_WIDTH}, w.Layout(width=COLUMN_WIDTH))
+    under = ({"description_width": "110px"}, w.Layout(width=f"{size}px"))   # under the face
 
-    def slider(lo, hi, step, description, tooltip=""):
+    def slider(lo, hi, step, description, tooltip="", where=column):
         return w.FloatSlider(0.0, min=lo, max=hi, step=step, description=description,
-                             description_allow_html=False, tooltip=tooltip, style=style, layout=row,
-                             readout_format=".1f")
+                             description_allow_html=False, tooltip=tooltip, style=where[0],
+                             layout=where[1], readout_format=".1f")
 
     side = {"identity": w.BoundedIntText(identity, min=0, max=5000, description="person (0-5000)",
-                                         style=style, layout=row),
+                                         style=under[0], layout=under[1]),
             "domain": w.Dropdown(options=list(DOMAINS), value=domain, description="capture domain",
-                                 style=style, layout=row),
-            "yaw": slider(-40, 40, 1, "yaw (deg)"), "pitch": slider(-25, 25, 1, "pitch (deg)"),
-            "roll": slider(-25, 25, 1, "roll (deg)")}
+                                 style=under[0], layout=under[1]),
+            "yaw": slider(-40, 40, 1, "yaw (deg)", where=under),
+            "pitch": slider(-25, 25, 1, "pitch (deg)", where=under),
+            "roll": slider(-25, 25, 1, "roll (deg)", where=under)}
     groups = {title: {au: slider(0, 5, 0.5, f"{au} {AU_CATALOGUE[au]['facs_name']}",
                                  AU_CATALOGUE[au]["description"]) for au in aus}
               for title, aus in face_regions().items()}
