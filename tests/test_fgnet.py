@@ -117,7 +117,7 @@ def test_feature_norm_standardises_each_feature_element_over_the_batch():
 
 
 def test_ghfeat_baseline_is_a_frozen_prior_with_standardised_codes():
-    from aulib.models.fgnet import BASELINE_MODEL, BASELINES, baseline_kwargs
+    from aulib.papers.fgnet import BASELINE_MODEL, BASELINES, baseline_kwargs
 
     kw = baseline_kwargs("ghfeat", "tiny", "disfa")
     assert BASELINE_MODEL["ghfeat"] == "fgnet" and "ghfeat" in BASELINES
@@ -141,15 +141,15 @@ def test_ghfeat_baseline_is_a_frozen_prior_with_standardised_codes():
 def test_fgnet_baseline_errors_say_what_to_set():
     from types import SimpleNamespace
 
-    from aulib.train.recipes import fgnet_baseline
+    from aulib.papers.fgnet import baseline_setup
 
     exp = SimpleNamespace(model="fgnet", profile="paper", config=None)
     with pytest.raises(ValueError, match="ffhq_expressions.*leave megraph_pretrain out of the baselines"):
-        fgnet_baseline(exp, "megraph_pretrain", "disfa")
+        baseline_setup(exp, "megraph_pretrain", "disfa")
     with pytest.raises(ValueError, match="ghfeat.*'fgnet'"):
-        fgnet_baseline(SimpleNamespace(model="resnet18", profile="tiny", config=None), "ghfeat", "disfa")
+        baseline_setup(SimpleNamespace(model="resnet18", profile="tiny", config=None), "ghfeat", "disfa")
     with pytest.raises(ValueError, match="unknown baseline 'jaa'"):
-        fgnet_baseline(exp, "jaa", "disfa")
+        baseline_setup(exp, "jaa", "disfa")
 
 
 def test_decide_is_heatmap_sum_rule():
@@ -328,7 +328,7 @@ def test_frozen_prior_trains_only_the_interpreter_and_keeps_prior_in_eval():
 
 
 def test_deviation_table_records_tiny_choices():
-    from aulib.models.fgnet import deviation_table
+    from aulib.papers.fgnet import deviation_table
 
     t = deviation_table("tiny", finetune="interpreter", active_weight=4.0, lr=1e-3, epochs=3)
     assert {"fine-tuning", "loss"} <= set(t["item"])
@@ -343,7 +343,7 @@ def test_deviation_table_records_tiny_choices():
 
 
 def test_baseline_note_says_random_init_without_an_imagenet_file():
-    from aulib.models.fgnet import baseline_note
+    from aulib.papers.fgnet import baseline_note
 
     for b in ("megraph", "megraph_pretrain"):
         assert "ResNet-50 from random init (no imagenet_resnet file" in baseline_note(b, "paper")

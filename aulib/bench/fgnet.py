@@ -162,13 +162,14 @@ def resnet50_paper(quick: bool) -> list[dict]:
 
 
 def _baseline_tiny(name: str, quick: bool) -> list[dict]:
-    """A baseline as ``fgnet/01`` trains it at tiny (:func:`aulib.models.fgnet.baseline_kwargs`),
+    """A baseline as ``fgnet/01`` trains it at tiny (:func:`aulib.papers.fgnet.baseline_kwargs`),
     fed the 64-px faces FG-Net's tiny notebooks align."""
     import torch
 
     from ..models import registry
     from ..models.common import BP4D_AUS
-    from ..models.fgnet import BASELINE_MODEL, TINY_PROFILE_KWARGS, baseline_kwargs
+    from ..models.fgnet import TINY_PROFILE_KWARGS
+    from ..papers.fgnet import BASELINE_MODEL, baseline_kwargs
 
     px = TINY_PROFILE_KWARGS["input_size"]
     b, warm, iters = (2, 0, 1) if quick else (16, 1, 3)

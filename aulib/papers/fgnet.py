@@ -1,5 +1,11 @@
-"""FG-Net's notebooks (Yin et al., WACV 2024; paper 000): the check of a notebook's inputs
-before its first run, and the computations of the paper's claims.
+"""FG-Net's notebooks (Yin et al., WACV 2024; paper 000): what they share beyond the model.
+
+The check of a notebook's inputs before its first run (:func:`check_inputs`); the deviation
+table (:func:`deviation_table`); the baselines trained beside FG-Net (:data:`BASELINES`,
+:func:`baseline_setup`, :func:`baseline_kwargs`, :func:`baseline_note`); figure helpers
+(:func:`heatmap_rows_figure`, the heatmap explorer); and the computations of the paper's
+claims. The network, its ablation switches and its checkpoint loaders are in
+:mod:`aulib.models.fgnet`.
 
 Every ``claim_*`` function tests one sentence of the paper, at the strictness the paper
 states, and returns the keyword arguments of :meth:`aulib.workbook.Run.claim` (``claim``,
@@ -11,9 +17,12 @@ naming the section, figure or table, and machine-readable numbers), so a noteboo
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
+
+from aulib.models.fgnet import FGNet, model_kwargs
 
 #: "competitive" (FG-Net §4.3 Within-domain Evaluation, abstract, Table 1 caption): at most this
 #: many F1 points below the best method compared. The paper calls its BP4D result
@@ -40,6 +49,221 @@ class MissingInputs(FileNotFoundError):
 def _claim(claim: str, holds, evidence: str, source: str, **numbers) -> dict:
     return dict(claim=claim, holds=None if holds is None else bool(holds), evidence=evidence,
                 source=source, **numbers)
+
+
+# ---------------------------------------------------------------------------------------
+# Set-ups the notebooks share: deviation table, baselines, figure helpers
+def deviation_table(profile: str, **settings):
+    """Where a notebook's run differs from the paper's FG-Net set-up, and why (DataFrame).
+
+    ``settings`` are the notebook's actual values (e.g. ``epochs``, ``max_iters``,
+    ``batch_size``, ``lr``, ``n_folds``, ``max_test_frames``); they are shown as given.
+    """
+    import pandas as pd
+
+    kw = model_kwargs(profile)
+    paper = profile == "paper"
+    m = {**dict(input_size=256, generator_size=1024, style_dim=512, channel_max=512, k=9,
+                heatmap_size=128), **kw}
+    rows = [
+        ("data", "DISFA (27 subjects) and BP4D (41), dlib landmarks, FFHQ alignment",
+         "as the paper" if paper else "SynthAU synth-disfa / synth-bp4d (same layouts, subjects, AUs)",
+         "real datasets need licences; SynthAU runs anywhere"),
+        ("prior", "StyleGAN2 FFHQ config-f + pSp FFHQ encoder",
+         "the user's FFHQ files" if paper else "our generator + encoder pre-trained on synth-ffhq (fgnet/00_prior)",
+         "no downloads at run time"),
+        ("input / heatmap size", "256-px aligned faces, 128-px heatmaps (code; paper text: 128)",
+         f"{m['input_size']} px / {m['heatmap_size']} px, sigma {20 * m['heatmap_size'] / 128:g}",
+         "CPU budget" if not paper else "-"),
+        ("generator features", "k = 9 blocks (4 ... 1024 px), widths up to 512",
+         f"k = {m['k']} blocks (4 ... {4 * 2 ** (m['k'] - 1)} px of a {m['generator_size']}-px generator), "
+         f"widths <= {m['channel_max']}",
+         "CPU budget" if not paper else "-"),
+        ("optimiser", "AdamW, lr 5e-5, weight decay 5e-4, grad clip 0.1, constant lr",
+         f"AdamW, lr {settings.get('lr', '?')}, weight decay 5e-4, grad clip 0.1, constant lr",
+         "a weaker prior and a few hundred steps need a larger step" if not paper else "-"),
+        ("budget", "15 epochs x <= 500 iterations, batch 8 (paper) / 16 (code)",
+         f"{settings.get('epochs', '?')} epochs x <= {settings.get('max_iters', '?')} iterations, "
+         f"batch {settings.get('batch_size', '?')}", "CPU budget" if not paper else "-"),
+        ("model selection", "best test-fold F1 per epoch (code)",
+         "best validation F1 on subjects held out of the training parts", "never select on test data"),
+        ("codes into synthesis", "pSp codes + latent_avg passed through the mapping network a second time "
+         "(official code, reference/fgnet.md §3; the paper is silent)",
+         "as the official code (remap_codes)" if kw.get("remap_codes") else
+         "fed to synthesis directly (remap_codes off)",
+         "-" if kw.get("remap_codes") else
+         "the synth-ffhq prior never trained its mapping network (reconstruction only), so a second pass would "
+         "put a random MLP before the synthesis it was trained with; not measured at this profile"),
+    ]
+    amp = str(settings.get("amp", "auto")).lower()
+    if amp != "off":
+        rows.append(("precision", "fp32 (official code)",
+                     {"auto": "fp32 on CPU, bf16 autocast on CUDA (amp=auto)", "on": "autocast (amp=on)"}.get(amp, f"{amp} autocast"),
+                     "fp32 on CPU; on a GPU set amp=off to train as the official code (bf16 not measured against it)"))
+    if settings.get("active_weight", 1.0) != 1.0:
+        aw = settings["active_weight"]
+        rows.append(("loss", "plain heatmap MSE",
+                     "heatmap MSE with active-AU maps weighted (1 - r) / r per AU (r: training base rate)"
+                     if aw == 0 else f"heatmap MSE with active-AU maps weighted x{aw:g}",
+                     "rare AUs are otherwise never predicted active within a few hundred steps"))
+    if settings.get("finetune", "all") != "all":
+        rows.append(("fine-tuning", "encoder, generator and interpreter fine-tuned together (§3.3)",
+                     "the prior (encoder + generator) frozen, only the interpreter trained",
+                     "about 2x cheaper per step on CPU, and a few hundred steps cannot usefully move "
+                     "a prior pre-trained for minutes"))
+    if "n_folds" in settings:
+        rows.append(("folds", "3 subject-exclusive folds, mean over folds",
+                     f"{settings['n_folds']} of the 3 folds", "CPU budget" if not paper else "-"))
+    if settings.get("max_test_frames"):
+        rows.append(("test frames", "every frame of the test subjects",
+                     f"a seeded subset of at most {settings['max_test_frames']} frames per test set", "CPU budget"))
+    return pd.DataFrame(rows, columns=["item", "paper (official code where the paper is silent)",
+                                       f"this run ({profile})", "why"])
+
+
+#: Baselines FG-Net's Tables 1-2 train beside it (aulib's re-implementations), with the paper
+#: rows they stand for in the store of reported numbers.
+BASELINES = {"drml": ("DRML (ours)", "drml"), "megraph": ("ME-GraphAU-style (ours)", "megraphau"),
+             "megraph_pretrain": ("ME-GraphAU-style + expression pre-train (ours)", "megraphau-ffhq"),
+             "ghfeat": ("GH-Feat-style (ours)", "ghfeat")}
+#: the registered model each baseline trains ("ghfeat" is FG-Net's own model, see baseline_kwargs)
+BASELINE_MODEL = {"drml": "drml", "megraph": "megraph", "megraph_pretrain": "megraph", "ghfeat": "fgnet"}
+
+
+def baseline_kwargs(name: str, profile: str, dataset: str, weights=None, backbone_weights=None) -> dict:
+    """Constructor arguments of a baseline trained beside FG-Net on ``dataset`` (its AUs are
+    set by the caller).
+
+    - ``drml``: the paper's 170-px network (``input_size=170``, FC 4096-2048) on the resized
+      aligned face; small profiles 80 px (the smallest its convolutions allow), FC 512-256.
+      Small profiles balance each AU's positive term (``balanced=True``), as their FG-Net runs
+      do (``active_weight=0``): with DRML's plain BCE every rare AU is predicted absent within
+      a few hundred steps (tiny: validation F1 0.0 for 6 epochs).
+    - ``megraph``: ME-GraphAU stage 1 (ANFL) with its ResNet-50 (small profiles: ResNet-18),
+      top-K neighbours 3 on DISFA and 4 on BP4D (methods.md E.1), ``weights`` the torchvision
+      ImageNet file of its backbone (None: random init, as SynthAU runs always are).
+    - ``megraph_pretrain``: the same, its backbone first trained on the face set's expression
+      labels (``backbone_weights``: the file :func:`aulib.train.recipes.pretrained_backbone`
+      returns) - FG-Net's "ME-GraphAU + FFHQ pre-train".
+    - ``ghfeat``: GH-Feat-style (Xu et al., CVPR 2021, a row of FG-Net's Tables 1-2): a
+      classifier on the W+ codes of the *frozen* generative prior - Table 3's latent-code head
+      with ``finetune="interpreter"``, each code element standardised (``feature_norm="batch"``,
+      as a linear probe standardises its inputs: a small prior's codes barely vary between
+      faces, and without it the classifier stayed below the floor at tiny). These are overrides
+      of the experiment's FG-Net arguments (same prior weights). GH-Feat trains its own
+      hierarchical encoder against StyleGAN; we read the codes of FG-Net's prior (the pSp FFHQ
+      encoder at paper profile, our synth-ffhq prior at tiny), and the paper does not say which
+      head it put on GH-Feat.
+    """
+    small = profile != "paper"
+    if name == "ghfeat":
+        return dict(head="latent", finetune="interpreter", feature_norm="batch")
+    if name == "drml":
+        return dict(input_size=80 if small else 170, fc_dims=[512, 256] if small else [4096, 2048],
+                    balanced=small, resize=True)
+    if name in ("megraph", "megraph_pretrain"):
+        kw = dict(backbone=pretrain_backbone_name(profile), weights=weights,
+                  neighbours=3 if dataset == "disfa" else 4, input_size=64 if small else 256)
+        if name == "megraph_pretrain":
+            if backbone_weights is None:
+                raise ValueError("megraph_pretrain needs backbone_weights: the file of "
+                                 "aulib.train.recipes.pretrained_backbone(...)")
+            kw.update(weights=None, backbone_weights=str(backbone_weights))
+        return kw
+    raise ValueError(f"no FG-Net baseline set-up for {name!r}; baselines: {', '.join(BASELINES)}")
+
+
+def baseline_note(name: str, profile: str, imagenet=None) -> str:
+    """How our run of a baseline differs from the one in the paper's tables (for the notebooks'
+    deviation tables); see :func:`baseline_kwargs`. ``imagenet``: the ImageNet file the
+    ME-GraphAU-style backbones start from (the notebooks' ``imagenet_resnet``); without one the
+    note says "random init" (its paper starts from ImageNet)."""
+    small = profile != "paper"
+    start = (f"from ImageNet ({os.path.basename(str(imagenet))})" if imagenet
+             else "from random init (no imagenet_resnet file; ME-GraphAU starts from ImageNet)")
+    net = "ResNet-18" if small else "ResNet-50"
+    notes = {
+        "drml": "our DRML (region layer + multi-label)" + (", 80-px input, FC 512-256, balanced BCE" if small else ""),
+        "megraph": f"ME-GraphAU stage 1 (ANFL) only, {net} {start}",
+        "megraph_pretrain": f"ME-GraphAU stage 1, its {net} {start}, first trained on the face set's expression "
+                            "labels (" + ("synth-ffhq: classes derived from its AU ground truth" if small
+                                          else "the ffhq_expressions CSV") + ") for the same steps",
+        "ghfeat": "GH-Feat's own encoder replaced by FG-Net's frozen prior: an MLP on its standardised W+ codes",
+    }
+    if name not in notes:
+        raise ValueError(f"unknown baseline {name!r}; baselines: {', '.join(BASELINES)}")
+    return notes[name]
+
+
+def pretrain_backbone_name(profile: str) -> str:
+    """The ME-GraphAU-style backbone of a profile (paper: ResNet-50; small profiles: ResNet-18)."""
+    return "resnet50" if profile == "paper" else "resnet18"
+
+
+def heatmap_rows_figure(image, rows, names, title: str = "", size: float = 1.7):
+    """Rows of heatmap overlays on one face: ``rows`` = [(row label, maps (n, h, w)), ...],
+    ``names`` = the n column titles; red = +1 (active), blue = -1 (inactive)."""
+    import cv2
+    import matplotlib.pyplot as plt
+
+    h, w = image.shape[:2]
+    fig, axes = plt.subplots(len(rows), len(names), figsize=(size * len(names), size * len(rows)), squeeze=False)
+    for r, (label, maps) in enumerate(rows):
+        for c, name in enumerate(names):
+            ax = axes[r, c]
+            ax.imshow(image)
+            ax.imshow(cv2.resize(np.asarray(maps[c], np.float32), (w, h), interpolation=cv2.INTER_LINEAR),
+                      cmap="bwr", vmin=-1, vmax=1, alpha=0.55)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(name, fontsize=8)
+            if c == 0:
+                ax.set_ylabel(label, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def output_size_note(model: FGNet) -> str:
+    """One line describing the model's size (parameters, blocks, groups) for notebooks."""
+    n = sum(p.numel() for p in model.parameters())
+    groups = "; ".join(f"{g}: " + ", ".join(f"{b}@{r}px" for b, r in v) for g, v in model.feature_groups().items())
+    return (f"FG-Net {model.head}{' -' + model.drop_group if model.drop_group else ''}: "
+            f"{n / 1e6:.2f} M parameters, k={model.k}, blocks used {[b + 1 for b in model.blocks]}, "
+            f"groups {groups}; heatmaps {model.heatmap_size}px, sigma {model.sigma:g}")
+
+
+def baseline_setup(exp, name: str, dataset: str, imagenet=None, ffhq_root=None,
+                   ffhq_expressions=None) -> tuple[str, dict]:
+    """(registered model, constructor arguments) of a baseline FG-Net's notebooks train on
+    ``dataset`` (:data:`BASELINES`; ``exp`` an :class:`aulib.train.recipes.Experiment`);
+    ``megraph_pretrain`` first
+    pre-trains its backbone on ``ffhq_root``'s expression labels (the user's CSV
+    ``ffhq_expressions``, or SynthAU's when None) with the experiment's configuration, once;
+    ``ghfeat`` returns overrides of the experiment's own FG-Net arguments (its prior, frozen).
+    """
+    from aulib.train.recipes import pretrained_backbone
+
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}; FG-Net's notebooks train {', '.join(BASELINES)}")
+    if name == "ghfeat" and exp.model != BASELINE_MODEL[name]:
+        raise ValueError(f"the ghfeat baseline is FG-Net with a frozen prior and a latent-code head; it needs an "
+                         f"Experiment of model 'fgnet' (its prior weights), this one trains {exp.model!r}")
+    backbone = None
+    if name == "megraph_pretrain":
+        if ffhq_root is None:
+            raise ValueError("megraph_pretrain pre-trains on a face set with expression labels: pass ffhq_root "
+                             "(synth-ffhq, or the user's FFHQ folder with ffhq_expressions). In FG-Net's "
+                             "notebooks at the paper profile: set the parameter ffhq_expressions to a CSV of "
+                             "FFHQ expression labels (columns path, expression) with FFHQ under the data root, "
+                             "or leave megraph_pretrain out of the baselines parameter")
+        kw = baseline_kwargs("megraph", exp.profile, dataset)
+        backbone = pretrained_backbone(ffhq_root, ffhq_expressions, exp.config, exp.profile,
+                                       backbone=pretrain_backbone_name(exp.profile), input_size=kw["input_size"],
+                                       weights=imagenet)
+    return BASELINE_MODEL[name], baseline_kwargs(name, exp.profile, dataset, weights=imagenet, backbone_weights=backbone)
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Shared set-up for paper notebooks: trained runs reused across notebooks.
 
 Owns :class:`Experiment` (datasets aligned once, fold subsets, cached training, tests within
-and across domains, the always-active floor), :func:`cached_fit` (the run cache),
-:func:`pretrained_backbone` (expression pre-training, cached) and :func:`fgnet_baseline`
-(the baselines FG-Net's notebooks train beside it).
+and across domains, the always-active floor), :func:`cached_fit` (the run cache)
+and :func:`pretrained_backbone` (expression pre-training, cached). What one paper's notebooks
+share beyond that (FG-Net's baseline set-ups, deviation tables) lives in :mod:`aulib.papers`.
 
 One training run is often needed by several notebooks (FG-Net: Table 1's fold-1 model is
 also Table 2's cross-domain model, Table 3's full model, Figure 6's "all frames" point and
@@ -399,34 +399,3 @@ class Experiment:
 
         return predict(model if aus is None else AUSubset(model, aus), self.test_faces(k, subjects, aus=aus),
                        device=self.device)
-
-
-def fgnet_baseline(exp: Experiment, name: str, dataset: str, imagenet=None, ffhq_root=None,
-                   ffhq_expressions=None) -> tuple[str, dict]:
-    """(registered model, constructor arguments) of a baseline FG-Net's notebooks train on
-    ``dataset`` (:data:`aulib.models.fgnet.BASELINES`); ``megraph_pretrain`` first
-    pre-trains its backbone on ``ffhq_root``'s expression labels (the user's CSV
-    ``ffhq_expressions``, or SynthAU's when None) with the experiment's configuration, once;
-    ``ghfeat`` returns overrides of the experiment's own FG-Net arguments (its prior, frozen).
-    """
-    from aulib.models.fgnet import BASELINE_MODEL, BASELINES, baseline_kwargs, pretrain_backbone_name
-
-    if name not in BASELINES:
-        raise ValueError(f"unknown baseline {name!r}; FG-Net's notebooks train {', '.join(BASELINES)}")
-    if name == "ghfeat" and exp.model != BASELINE_MODEL[name]:
-        raise ValueError(f"the ghfeat baseline is FG-Net with a frozen prior and a latent-code head; it needs an "
-                         f"Experiment of model 'fgnet' (its prior weights), this one trains {exp.model!r}")
-    backbone = None
-    if name == "megraph_pretrain":
-        if ffhq_root is None:
-            raise ValueError("megraph_pretrain pre-trains on a face set with expression labels: pass ffhq_root "
-                             "(synth-ffhq, or the user's FFHQ folder with ffhq_expressions). In FG-Net's "
-                             "notebooks at the paper profile: set the parameter ffhq_expressions to a CSV of "
-                             "FFHQ expression labels (columns path, expression) with FFHQ under the data root, "
-                             "or leave megraph_pretrain out of the baselines parameter")
-        kw = baseline_kwargs("megraph", exp.profile, dataset)
-        backbone = pretrained_backbone(ffhq_root, ffhq_expressions, exp.config, exp.profile,
-                                       backbone=pretrain_backbone_name(exp.profile), input_size=kw["input_size"],
-                                       weights=imagenet)
-    return BASELINE_MODEL[name], baseline_kwargs(name, exp.profile, dataset, weights=imagenet, backbone_weights=backbone)
-
