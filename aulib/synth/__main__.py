@@ -7,7 +7,7 @@ import sys
 import time
 
 from .. import config
-from .store import NAMES, ensure, status
+from .store import NAMES, SYNTH_PROFILES, ensure, status
 
 
 def main(argv=None) -> int:
@@ -15,11 +15,11 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prepare", help="write SynthAU datasets in their official layouts")
     p.add_argument("names", nargs="*", help=f"datasets (default all): {', '.join(NAMES)}")
-    p.add_argument("--profile", default=config.DEFAULT_PROFILE, choices=config.PROFILES)
+    p.add_argument("--profile", default=config.DEFAULT_PROFILE, choices=SYNTH_PROFILES)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--root", default=None, help="data root (default $AULIB_DATA or <repo>/data)")
     ls = sub.add_parser("list", help="show the datasets and their state")
-    ls.add_argument("--profile", default=config.DEFAULT_PROFILE, choices=config.PROFILES)
+    ls.add_argument("--profile", default=config.DEFAULT_PROFILE, choices=SYNTH_PROFILES)
     ls.add_argument("--seed", type=int, default=0)
     ls.add_argument("--root", default=None)
     a = ap.parse_args(argv)

@@ -53,6 +53,19 @@ SIZES: dict[str, dict[str, dict]] = {
                      "paper": dict(size=256, n_clips=600, n_frames=60)},
 }
 NAMES = tuple(SIZES)
+#: the paper check's size set (``aulib.workbook.papercheck``, ``make paper-check``): every dataset
+#: at its ``paper`` image size with a handful of frames, so that each notebook runs at the paper's
+#: shapes in minutes; numbers computed on it mean nothing.
+CHECK_PROFILE = "paper-check"
+for _name, _sizes in {"synth-disfa": dict(n_frames=4), "synth-bp4d": dict(n_coded=1, n_uncoded=1),
+                      "synth-bp4dplus": dict(n_coded=1, n_uncoded=0, n_uncoded_task=0),
+                      "synth-emotionet": dict(n_train=30, n_val=10, n_test=10),
+                      "synth-fec": dict(n_images=40, n_train=30, n_test=10),
+                      "synth-faces": dict(casia_ids=6, casia_per_id=4, lfw_people=12, lfw_folds=2, lfw_pairs=3),
+                      "synth-ffhq": dict(n_images=32), "synth-afewva": dict(n_clips=3, n_frames=5)}.items():
+    SIZES[_name][CHECK_PROFILE] = dict(size=SIZES[_name]["paper"]["size"], **_sizes)
+#: the size sets ``ensure`` takes: the workbook's profiles and the paper check's
+SYNTH_PROFILES = (*config.PROFILES, CHECK_PROFILE)
 #: injected failure rates (share of frames): truncated files and frames without a face
 FAILURE_RATES = {"corrupt": 0.003, "no_face": 0.004}
 FINGERPRINT = ".fingerprint"
@@ -61,7 +74,9 @@ FINGERPRINT = ".fingerprint"
 def dataset_dir(name: str, profile: str = "tiny", root=None, seed: int = 0) -> Path:
     """Where ``ensure`` puts a dataset (see module docstring)."""
     _check_name(name)
-    config.check_profile(profile)
+    if profile not in SYNTH_PROFILES:
+        raise ValueError(f"unknown SynthAU size set {profile!r}; valid: {', '.join(SYNTH_PROFILES)} "
+                         f"(the workbook's profiles, and {CHECK_PROFILE!r}: paper image sizes, a few frames)")
     sub = profile if int(seed) == 0 else f"{profile}-seed{int(seed)}"
     return config.data_root(root) / "synthau" / sub / name
 
@@ -95,7 +110,7 @@ def ensure(name: str, profile: str = "tiny", root=None, seed: int = 0, **params)
     """Write SynthAU dataset ``name`` at the profile's size unless an identical one exists,
     and return its root (the folder a real-data reader is pointed at).
 
-    ``name``: one of :data:`NAMES`; ``profile``: smoke | tiny | paper; ``root``: the data
+    ``name``: one of :data:`NAMES`; ``profile``: smoke | tiny | paper | paper-check; ``root``: the data
     root (default ``AULIB_DATA`` or ``<repo>/data``); ``seed``: generation seed; extra
     ``params`` override the profile's sizes (e.g. ``n_frames=30``) and enter the fingerprint.
     """
