@@ -369,3 +369,24 @@ def test_heatmap_explorer_beside_its_frame_controls_follows_dataset_and_frame():
         heatmap_explorer(models, {"bp4d": sets["bp4d"]})
     latent = heatmap_explorer({"bp4d": _FakeFGNet(["AU1"], latent=True)}, {"bp4d": sets["bp4d"]})
     assert "could not render" in latent.caption.value and "latent" in latent.caption.value
+
+
+@pytest.mark.notebooks
+def test_probe_bar_in_a_notebook_ends_as_one_line_not_a_frozen_bar(tmp_path):
+    """In a kernel the bar is a widget; the executed notebook keeps the final line of text in
+    its place (a static copy of a widget would show the bar's text at 0 %)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from aulib.workbook.runner import ensure_kernel
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "from aulib.synth.probe import domain_shift_probe\n"
+        "table = domain_shift_probe(n_train=12, n_test=4, size=64)")]
+    NotebookClient(nb, kernel_name=ensure_kernel(), timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outs = nb.cells[0].outputs
+    assert len(outs) == 1, outs
+    text = outs[0]["data"]["text/plain"]
+    assert text.startswith("probe: rendered 12 lab-a training faces and 4 test faces in each of lab-a, lab-b, wild")
+    assert "0%" not in text and "application/vnd.jupyter.widget-view+json" not in outs[0]["data"]

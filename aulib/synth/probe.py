@@ -56,10 +56,7 @@ def domain_shift_probe(train_domain: str = "lab-a", test_domains=("lab-a", "lab-
     Jupyter, text elsewhere), its label naming the domain being rendered."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score, roc_auc_score
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=n_train + n_test * len(test_domains), unit="face", disable=not progress,
-               desc=f"probe: {train_domain} train faces")
+    bar = _Progress(n_train + n_test * len(test_domains), f"probe: {train_domain} train faces", progress)
     Xtr, Ytr = sample_crops(n_train, train_domain, aus, 0, size, seed, bar=bar)
     models = [LogisticRegression(C=0.05, max_iter=500).fit(Xtr, Ytr[:, j])
               if 0 < Ytr[:, j].sum() < len(Ytr) else None for j in range(len(aus))]
@@ -75,6 +72,40 @@ def domain_shift_probe(train_domain: str = "lab-a", test_domains=("lab-a", "lab-
             rows.append({"train": train_domain, "test": dom, "AU": au,
                          "F1": 100 * f1_score(Yte[:, j], p > 0.5, zero_division=0),
                          "AUC": roc_auc_score(Yte[:, j], p) if both else np.nan})
-    bar.set_description("probe: done")
-    bar.close()
+    bar.done(f"probe: rendered {n_train} {train_domain} training faces and {n_test} test faces in each "
+             f"of {', '.join(test_domains)}")
     return pd.DataFrame(rows)
+
+
+class _Progress:
+    """A ``tqdm.auto`` bar (``update``, ``set_description``) whose ``done(text)`` leaves one
+    line of text. In Jupyter the bar is an ipywidget shown through a display handle that
+    ``done`` replaces by the text, so an executed notebook keeps that line rather than the
+    bar's text at its start (``0%``), which is all a static copy of a widget shows."""
+
+    def __init__(self, total: int, desc: str, enabled: bool = True):
+        from tqdm.auto import tqdm
+        from tqdm.notebook import tqdm as notebook_tqdm
+
+        self.handle = None
+        if enabled and issubclass(tqdm, notebook_tqdm):
+            from IPython.display import display
+
+            self.bar = tqdm(total=total, desc=desc, unit="face", display=False)
+            self.handle = display(self.bar.container, display_id=True)
+        else:
+            self.bar = tqdm(total=total, desc=desc, unit="face", disable=not enabled)
+
+    def update(self, n: int = 1) -> None:
+        self.bar.update(n)
+
+    def set_description(self, desc: str) -> None:
+        self.bar.set_description(desc)
+
+    def done(self, text: str) -> None:
+        self.bar.set_description("probe: done")
+        self.bar.close()
+        if self.handle is not None:
+            from IPython.display import Pretty
+
+            self.handle.update(Pretty(f"{text} ({self.bar.format_dict['elapsed']:.0f} s)"))
