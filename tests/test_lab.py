@@ -233,7 +233,9 @@ def test_executed_tutorial_shows_each_table_once_without_reprs_or_staging_paths(
     for t in tables:
         assert markdown.count(f"**{t['caption']}**") == 1, t["caption"]
     blob = "\n".join(everything)
-    assert "PosixPath(" not in blob
+    assert "PosixPath(" not in blob and "<Figure size" not in blob and "Markdown object>" not in blob
+    pngs = [o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(pngs) == len(figures)                              # each figure shown once
     assert STAGING not in blob
     assert "aulib_modules" not in blob                            # finish() prints no record dict
     saved = [m for s in streams for m in re.finditer(r"Saved (.+) in (.+)/$", s, re.M)]

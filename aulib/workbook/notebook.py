@@ -83,7 +83,7 @@ class Run:
         fig.savefig(path, dpi=dpi, bbox_inches="tight")
         self._record("figure", name, [path], caption)
         if display:
-            _display_figure(fig)
+            _display_png(path, caption or name)
         import matplotlib.pyplot as plt
 
         plt.close(fig)
@@ -197,23 +197,28 @@ def _jsonable(v):
 
 
 def _display(df, caption: str = "") -> None:
+    """The caption in bold (its plain text as the text/plain fallback), then the table."""
     try:
-        from IPython.display import Markdown, display
+        from IPython.display import display
 
         if caption:
-            display(Markdown(f"**{caption}**"))
+            display({"text/markdown": f"**{caption}**", "text/plain": caption}, raw=True)
         display(df)
     except ImportError:  # plain python
         print(caption)
         print(df)
 
 
-def _display_figure(fig) -> None:
+def _display_png(path: Path, text: str) -> None:
+    """Show the PNG just saved (so the notebook shows exactly the artifact), ``text`` as the
+    text/plain fallback (not ``<Figure size ...>``); nothing outside IPython."""
     try:
         from IPython import get_ipython
         from IPython.display import display
-
-        if get_ipython() is not None:
-            display(fig)
     except ImportError:
-        pass
+        return
+    if get_ipython() is not None:
+        import base64
+
+        display({"image/png": base64.b64encode(path.read_bytes()).decode("ascii"),
+                 "text/plain": f"[figure: {text}]"}, raw=True)
