@@ -2,6 +2,7 @@
 
     python -m aulib.workbook run [--profile tiny] [--only GLOB] [--jobs N] [--force] [--retrain-stale]
                                  [-p NAME=VALUE]
+    python -m aulib.workbook run --profile paper --check [--only GLOB]   # the paper check (papercheck.py)
     python -m aulib.workbook list [--profile P]
     python -m aulib.workbook status [--profile P]      # also lists stale notebooks; runs nothing
     python -m aulib.workbook params NOTEBOOK
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="override a parameter for the selected notebooks: text as written for a "
                         "parameter declared str, else a Python literal (5, 0.5, True, [1, 2])")
     r.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    r.add_argument("--check", action="store_true",
+                   help="with --profile paper: the paper check - every notebook at the paper's settings and "
+                        "shapes on stand-ins (SynthAU, random-init weights), loops cut to a handful; numbers "
+                        "meaningless (aulib.workbook.papercheck; results/check/paper/)")
     for name in ("list", "status"):
         s = sub.add_parser(name, help=f"{name} registered notebooks")
         s.add_argument("--profile", default=config.DEFAULT_PROFILE, choices=config.PROFILES)
@@ -44,6 +49,15 @@ def main(argv: list[str] | None = None) -> int:
             from .runner import run
 
             overrides = dict(parse_override(t) for t in args.param)
+            if args.check:
+                if args.profile != "paper":
+                    print("error: --check runs the paper profile's shapes: use --profile paper --check",
+                          file=sys.stderr)
+                    return 2
+                from .papercheck import run_check
+
+                outcomes = run_check(args.only, args.jobs, args.force, overrides, timeout=args.timeout)
+                return 1 if any(o.status == "failed" for o in outcomes) else 0
             outcomes = run(args.profile, args.only, args.jobs, args.force, overrides,
                            timeout=args.timeout, retrain_stale=args.retrain_stale)
             return 1 if any(o.status == "failed" for o in outcomes) else 0

@@ -371,7 +371,8 @@ def plan(profile: str, only: str | None = None, overrides: dict | None = None,
     stale = stale_notebooks(results) if retrain_stale else {}
     out = []
     for nb in select(discover(notebooks_dir), only):
-        params = nb.resolve(profile, overrides)
+        # overrides: one dict for every notebook, or a function of the notebook (the paper check)
+        params = nb.resolve(profile, overrides(nb) if callable(overrides) else overrides)
         entry = manifest["notebooks"].get(nb.id)
         last = None
         if entry and entry.get("status") == "ok":
