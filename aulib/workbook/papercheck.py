@@ -69,7 +69,7 @@ SYNTH_CHECK = "paper-check"
 PROFILE = "paper"
 RESULTS_SUBDIR = "check"
 CHECK_KEYS = {"datasets", "files", "params"}
-BANNER = ("**Paper check — the numbers in this notebook are meaningless.** It ran at the `paper` profile's "
+BANNER = ("**Paper check — the numbers here are meaningless.** This ran at the `paper` profile's "
           "settings and shapes on stand-ins: SynthAU at the paper's image size with a few frames in place of the "
           "real datasets, randomly initialised files in the published formats in place of the published weights, "
           "and one short epoch per run (`aulib.workbook.papercheck`). What passing proves is that every paper-only "
@@ -188,12 +188,17 @@ def add_banner(path: Path) -> None:
     if nb.cells and BANNER_TAG in nb.cells[0].get("metadata", {}).get("tags", []):
         return
     cell = nbformat.v4.new_markdown_cell("> ⚠ " + BANNER, metadata={"tags": [BANNER_TAG]})
-    cell.pop("id", None)
+    if (nb.nbformat, nb.nbformat_minor) < (4, 5):
+        cell.pop("id", None)        # cell ids exist from nbformat 4.5 on
     nb.cells.insert(0, cell)
     nbformat.write(nb, str(path))
 
 
-def _label_results(results: Path, notebooks: list[Notebook], outcomes, seconds: float, passed: bool) -> None:
+def _label_results(results: Path, notebooks: list[Notebook], outcomes, seconds: float, passed: bool,
+                   only: str | None) -> None:
+    """Banner in every executed notebook and in ``index.md``; ``paper_check`` in the manifest
+    (this run, and ``last_success``: the latest run that passed, ``complete`` when it ran every
+    registered notebook)."""
     from .runner import _write_atomic, git_commit, load_manifest
 
     for nb in notebooks:
@@ -212,7 +217,7 @@ def _label_results(results: Path, notebooks: list[Notebook], outcomes, seconds: 
     record = {"finished": now, "git_commit": git_commit(), "passed": passed, "seconds": round(seconds, 1),
               "notebooks": {o.id: {"status": o.status, "seconds": o.seconds, **({"error": o.error} if o.error else {})}
                             for o in outcomes},
-              "cut": CUT, "note": BANNER}
+              "selected": only or "all registered notebooks", "complete": not only, "cut": CUT, "note": BANNER}
     manifest["paper_check"] = dict(record, last_success=record if passed else
                                    manifest.get("paper_check", {}).get("last_success"))
     _write_atomic(results / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
@@ -262,7 +267,7 @@ def run_check(only: str | None = None, jobs: int = 1, force: bool = False, overr
             else:
                 os.environ[k] = v
     passed = all(o.status != "failed" for o in outcomes)
-    _label_results(results_root / PROFILE, chosen, outcomes, time.time() - t0, passed)
+    _label_results(results_root / PROFILE, chosen, outcomes, time.time() - t0, passed, only)
     if not quiet:
         print(f"\npaper check {'passed' if passed else 'FAILED'} in {time.time() - t0:.0f} s; the numbers are "
               f"meaningless (stand-ins) - results in {results_root / PROFILE}", file=sys.stderr)
