@@ -9,11 +9,12 @@ JOBS    ?= 1
 ONLY    ?=
 STAMP   := $(VENV)/.installed
 
-.PHONY: workbook test setup git-filter data lab bench clean help
+.PHONY: workbook test paper-check setup git-filter data lab bench clean help
 
 help:
 	@echo "make workbook  set up, prepare SynthAU, run every notebook at PROFILE=$(PROFILE) (cached)"
 	@echo "make test      set up, run the test suite (executes every notebook at the smoke profile)"
+	@echo "make paper-check  every notebook at the paper profile's shapes on stand-ins, loops cut (numbers meaningless)"
 	@echo "make lab       JupyterLab on notebooks/ with the venv's kernel (outputs never reach git)"
 	@echo "make bench     benchmarks -> results/bench.json"
 	@echo "make clean     remove results/ and caches (keeps .venv and data/)"
@@ -52,6 +53,13 @@ workbook: data
 test: setup
 	$(PY) -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
+# The paper check (README "The paper check"): every registered notebook at the paper profile's
+# settings and shapes on stand-ins (SynthAU at paper size, random-init weights in the published
+# formats), loops cut to a handful. Its own target, not part of `make test` (hours of CPU at the
+# paper's shapes); the last successful run is recorded in results/check/paper/manifest.json.
+paper-check: setup
+	$(PY) -m aulib.workbook run --profile paper --check $(if $(ONLY),--only '$(ONLY)',)
+
 # as root (containers, cluster nodes) JupyterLab refuses to start without --allow-root
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_ARGS ?=
@@ -63,4 +71,4 @@ bench: setup
 	$(PY) -m aulib.bench
 
 clean:
-	rm -rf results/smoke results/tiny results/paper results/bench.json .cache .pytest_cache
+	rm -rf results/smoke results/tiny results/paper results/check results/bench.json .cache .pytest_cache
