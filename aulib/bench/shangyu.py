@@ -1,0 +1,128 @@
+"""Benchmarks of Shang & Yu's full model (BL + ML + AS): one training step on a (source,
+target) batch - both domains through E_f, separation, two rounds of reconstruction, every
+loss term and the discriminators - and inference (E_au on the self-reconstructed feature),
+at the ``tiny`` profile's size (64 px, widths 16-64) and the paper's (176 px, widths 32-128),
+beside a torchvision ResNet-50 yardstick at the same input size (random weights; speed does
+not depend on them). CPU always, CUDA when present (with peak memory). A training image is
+counted once per source face (its paired target face rides along, as in the notebooks).
+"""
+from __future__ import annotations
+
+import time
+
+from . import register
+from .fgnet import _devices, _measure, _rows, _sync
+
+#: (input px, widths, hidden, batch, warm-up, timed iterations) per size; quick = smoke sizes
+SIZES = {"tiny": (64, (16, 32, 64, 64, 64), 128, 16, 1, 3),
+         "paper": (176, (32, 64, 128, 128, 128), 512, 16, 1, 2),
+         "quick": (64, (8, 16, 16, 16, 16), 32, 2, 0, 1)}
+
+
+def _batch(b: int, size: int, device: str, n_aus: int = 6) -> dict:
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+
+    def lm():
+        return (torch.rand(b, 68, 2, generator=g) * size * 0.6 + size * 0.2).to(device)
+
+    return {"image": torch.randn(b, 3, size, size, generator=g).to(device),
+            "target_image": torch.randn(b, 3, size, size, generator=g).to(device),
+            "landmarks": lm(), "target_landmarks": lm(),
+            "au": (torch.rand(b, n_aus, generator=g) > 0.5).float().to(device),
+            "au_mask": torch.ones(b, n_aus, device=device)}
+
+
+def _measure_paired(model, batch: dict, device: str, warmup: int, iters: int) -> dict:
+    """Images/s of Adam train steps on paired batches and of no-grad inference; CUDA peak memory."""
+    import torch
+
+    model.to(device)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    b = batch["image"].shape[0]
+    inputs = [batch[k] for k in model.train_inputs]
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    model.train()
+    for i in range(warmup + iters):
+        if i == warmup:
+            _sync(device)
+            t0 = time.perf_counter()
+        loss = model.loss(batch, model(*inputs))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    _sync(device)
+    train = b * iters / (time.perf_counter() - t0)
+    train_mem = torch.cuda.max_memory_allocated() / 2 ** 20 if device == "cuda" else None
+    model.eval()
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    with torch.no_grad():
+        for i in range(warmup + iters):
+            if i == warmup:
+                _sync(device)
+                t0 = time.perf_counter()
+            model(batch["image"])
+    _sync(device)
+    infer = b * iters / (time.perf_counter() - t0)
+    infer_mem = torch.cuda.max_memory_allocated() / 2 ** 20 if device == "cuda" else None
+    return {"train": train, "infer": infer, "train_mem": train_mem, "infer_mem": infer_mem}
+
+
+def _plan(size_name: str, quick: bool, device: str):
+    px, widths, hidden, b, warm, iters = SIZES["quick" if quick else size_name]
+    if size_name == "paper" and device == "cpu" and not quick:
+        b, warm, iters = 2, 0, 1          # a minute-scale step on two cores
+    return px, widths, hidden, b, warm, iters
+
+
+def _shangyu(size_name: str, quick: bool) -> list[dict]:
+    import torch
+
+    from ..models.shangyu import ShangYu
+
+    rows = []
+    for device in _devices():
+        px, widths, hidden, b, warm, iters = _plan(size_name, quick, device)
+        torch.manual_seed(0)
+        model = ShangYu(input_size=px, widths=widths, hidden=hidden)
+        m = _measure_paired(model, _batch(b, px, device), device, warm, iters)
+        rows += _rows("Shang & Yu (BL+ML+AS)", size_name + (" (quick: smoke sizes)" if quick else ""), px, device, b, m)
+    return rows
+
+
+def _resnet(size_name: str, quick: bool) -> list[dict]:
+    import torch
+    import torchvision
+
+    rows = []
+    for device in _devices():
+        px, _, _, b, warm, iters = _plan(size_name, quick, device)
+        torch.manual_seed(0)
+        model = torchvision.models.resnet50(weights=None, num_classes=6)
+        crit = torch.nn.BCEWithLogitsLoss()
+        m = _measure(model, lambda bt, out: crit(out, bt["au"]), _batch(b, px, device), device, warm, iters)
+        rows += _rows("ResNet-50 (yardstick)", size_name + (" (quick: smoke sizes)" if quick else ""), px, device, b, m)
+    return rows
+
+
+@register("shangyu.full_tiny")
+def full_tiny(quick: bool) -> list[dict]:
+    return _shangyu("tiny", quick)
+
+
+@register("shangyu.resnet50_tiny")
+def resnet50_tiny(quick: bool) -> list[dict]:
+    return _resnet("tiny", quick)
+
+
+@register("shangyu.full_paper")
+def full_paper(quick: bool) -> list[dict]:
+    return _shangyu("paper", quick)
+
+
+@register("shangyu.resnet50_paper")
+def resnet50_paper(quick: bool) -> list[dict]:
+    return _resnet("paper", quick)
