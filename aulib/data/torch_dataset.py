@@ -54,8 +54,9 @@ class AUDataset(Dataset):
         aus: AU names to return, matched by column name (default: the dataset's AUs).
         image_size: side of the returned image (default 176 for similarity, 256 for ffhq).
         alignment: ``"similarity"`` | ``"ffhq"`` | ``"none"`` (resize the whole frame).
-        landmarks: a LandmarkTable, ``"auto"`` (the dataset's ``landmarks_68.npz`` or dlib,
-            cached) or None (only with ``alignment="none"``).
+        landmarks: a LandmarkTable, ``"truth"`` (alias ``"auto"``: the dataset's
+            ``landmarks_68.npz`` or dlib, cached), ``"dlib"`` (always dlib, cached; frames
+            with no face go to the ledger) or None (only with ``alignment="none"``).
         train: random crop + flip (similarity) instead of the centre crop.
         cache: align once into an on-disk memmap (recommended; required for workers > 0
             to be fast).
@@ -97,12 +98,10 @@ class AUDataset(Dataset):
         self._bias = (-np.float32(mean) / np.float32(std)).astype(np.float32).reshape(3, 1, 1)
         self.workers = workers or min(8, os.cpu_count() or 1)
         self.progress = progress
-        if isinstance(landmarks, str):
-            if landmarks != "auto":
-                raise ValueError("landmarks must be a LandmarkTable, 'auto' or None")
+        if isinstance(landmarks, str):      # "truth" | "dlib" (aulib.face.landmarks.LANDMARK_SOURCES)
             from ..face.landmarks import dataset_landmarks
 
-            landmarks = dataset_landmarks(index, self.root, progress=progress)
+            landmarks = dataset_landmarks(index, self.root, landmarks, progress=progress)
         if landmarks is None and alignment != "none":
             raise ValueError(f"alignment={alignment!r} needs landmarks: pass landmarks='auto' "
                              "or a LandmarkTable (aulib.face.landmarks.detect_dataset)")

@@ -179,17 +179,39 @@ def detect_dataset(index, root: str | os.PathLike, workers: int | None = None,
     return LandmarkTable(np.asarray(refs), lm, found, "dlib-68", reason.astype(str))
 
 
-def dataset_landmarks(index, root: str | os.PathLike, prefer: str = "dataset",
+#: values of the ``landmarks`` option (notebooks, :class:`aulib.train.recipes.Experiment`,
+#: :class:`aulib.data.AUDataset`, :func:`dataset_landmarks`) and what each one reads
+LANDMARK_SOURCES = {
+    "truth": "the dataset's own landmark table <root>/landmarks_68.npz (SynthAU: the renderer's ground "
+             "truth); dlib (cached) where a dataset has none, as on the real DISFA/BP4D",
+    "dlib": "dlib's detector and 68-point predictor on every frame, cached, as the papers ran it; frames "
+            "where it finds no face are excluded and counted in the ledger",
+}
+_ALIASES = {"auto": "truth", "dataset": "truth"}     # earlier names of "truth"
+
+
+def landmark_source(value) -> str:
+    """The landmark source named by ``value`` (one of :data:`LANDMARK_SOURCES`; ``"auto"`` and
+    ``"dataset"`` are accepted for ``"truth"``). Raises ValueError naming the valid values."""
+    v = _ALIASES.get(value, value) if isinstance(value, str) else value
+    if v not in LANDMARK_SOURCES:
+        raise ValueError(f"landmarks must be one of {', '.join(map(repr, LANDMARK_SOURCES))}, got {value!r}: "
+                         + "; ".join(f"{k!r} = {d}" for k, d in LANDMARK_SOURCES.items()))
+    return v
+
+
+def dataset_landmarks(index, root: str | os.PathLike, source: str = "truth",
                       **detect_kwargs) -> LandmarkTable:
     """Landmarks for the frames of ``index``: the dataset's own table or dlib's.
 
-    ``prefer="dataset"`` uses ``<root>/landmarks_68.npz`` when it exists (SynthAU writes its
-    ground truth there) and runs :func:`detect_dataset` otherwise; ``prefer="dlib"`` always
-    runs dlib (cached), as the papers did on the real datasets.
+    ``source="truth"`` uses ``<root>/landmarks_68.npz`` when it exists (SynthAU writes its
+    ground truth there) and runs :func:`detect_dataset` otherwise; ``source="dlib"`` always
+    runs dlib (cached in ``<cache>/landmarks/``, so a second call reads the file), as the
+    papers did on the real datasets. See :data:`LANDMARK_SOURCES`; another value raises
+    ValueError naming the valid ones.
     """
-    if prefer not in ("dataset", "dlib"):
-        raise ValueError(f"prefer must be 'dataset' or 'dlib', got {prefer!r}")
+    source = landmark_source(source)
     own = Path(root) / "landmarks_68.npz"
-    if prefer == "dataset" and own.is_file():
+    if source == "truth" and own.is_file():
         return load_landmark_table(own)
     return detect_dataset(index, root, **detect_kwargs)

@@ -157,13 +157,14 @@ def _run_lock(key: str):
 
 
 def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: TrainConfig, profile: str,
-               group: str, train_index, val_index=None, data_root=None) -> tuple:
+               group: str, train_index, val_index=None, data_root=None, landmarks: str = "truth") -> tuple:
     """Train ``model_name(**model_kwargs)`` (or read the finished run) in the shared run cache.
 
     The run folder is ``config.cache_dir("runs", profile, group, key)`` with ``key`` from
     :func:`run_key` over the model, the configuration, the training / validation frames
     (``train_index`` / ``val_index``, the frame indexes the datasets were built from) and the
-    fingerprint of ``data_root``. Returns ``(model, FitResult, run_dir)``; the model holds the
+    fingerprint of ``data_root`` (and the landmark source when it is not ``"truth"``: faces aligned
+    on dlib's landmarks are other inputs). Returns ``(model, FitResult, run_dir)``; the model holds the
     validation-selected weights. Seeds as :func:`aulib.train.run_protocol` does, so the same
     key always means the same initial weights.
 
@@ -179,8 +180,9 @@ def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: Tr
     from datetime import datetime, timezone
 
     data_fp = aconfig.fingerprint_path(data_root) if data_root else "none"
+    extra = {} if landmarks == "truth" else {"landmarks": landmarks}     # "truth" keeps the earlier keys
     key = run_key(model_name, model_kwargs, config, data=data_fp, train=frames_digest(train_index),
-                  val=frames_digest(val_index))
+                  val=frames_digest(val_index), **extra)
     run_dir = aconfig.cache_dir("runs", profile, *group.split("/"), key)
     opts = run_dir / "options.json"
     code = model_code_digest(model_name)
@@ -292,6 +294,11 @@ class Experiment:
         model: registered model name trained by default.
         base_kwargs: that model's constructor arguments (``aus`` is set per dataset).
         image_size, alignment: how faces are aligned (:class:`aulib.data.AUDataset`).
+        landmarks: what they are aligned on: ``"truth"`` (the dataset's landmark table - on
+            SynthAU the renderer's ground truth; dlib where a dataset has none) or ``"dlib"``
+            (detected, cached; frames where dlib finds no face are left out and listed in
+            :meth:`ledger`), see :data:`aulib.face.landmarks.LANDMARK_SOURCES`. Runs trained on
+            dlib's landmarks are cached apart from the others.
         max_test_frames: cap on frames per validation / test set (a seeded subset); 0 = all.
         seed: seed of the subsets.
         device: where predictions run.
@@ -302,8 +309,11 @@ class Experiment:
     def __init__(self, roots: dict, profile: str, config: TrainConfig, model: str = "fgnet",
                  base_kwargs: dict | None = None, image_size: int = 256, alignment: str = "ffhq",
                  max_test_frames: int = 0, seed: int = 0, device: str = "cpu", group: str = "notebooks",
-                 verbose: bool = True):
+                 verbose: bool = True, landmarks: str = "truth"):
         from aulib import data as D
+        from aulib.face.landmarks import landmark_source
+
+        self.landmarks = landmark_source(landmarks)     # an unknown value stops here, naming the valid ones
 
         self.roots = {k: Path(v) for k, v in roots.items()}
         self.index = {k: D.frame_index(k, r) for k, r in self.roots.items()}
@@ -347,8 +357,17 @@ class Experiment:
         key = (k, tuple(aus or self.aus(k)))
         if key not in self._aligned:
             self._aligned[key] = AUDataset(self.index[k], aus=aus, image_size=self.image_size,
-                                           alignment=self.alignment, progress=False)
+                                           alignment=self.alignment, landmarks=self.landmarks, progress=False)
         return FrameSubset(self._aligned[key], idx)
+
+    def ledger(self):
+        """Frames left out of the datasets aligned so far (no face, corrupt file), one row per
+        (dataset, frame, reason): with ``landmarks="dlib"`` the faces dlib did not find."""
+        import pandas as pd
+
+        parts = [ds.ledger.assign(dataset=k) for (k, _), ds in self._aligned.items()]
+        return (pd.concat(parts, ignore_index=True).drop_duplicates(["dataset", "path", "reason"])
+                if parts else pd.DataFrame())
 
     def faces(self, k: str, subjects, aus=None, max_frames: int = 0) -> FrameSubset:
         """Aligned faces of dataset k's subjects (a seeded subset if ``max_frames``)."""
@@ -384,7 +403,7 @@ class Experiment:
         va = self.frames(k, fold.val, max_frames=self.max_test_frames) if fold.val else None
         model, res, run_dir = cached_fit(name, kw, self.faces_of(tr), None if va is None else self.faces_of(va),
                                          config or self.config, self.profile, f"{self.group}/{k}", tr, va,
-                                         data_root=self.roots[k])
+                                         data_root=self.roots[k], landmarks=self.landmarks)
         if self.verbose:
             print(f"{tag or name}: {name} on {len(tr)} frames, best epoch {res.best_epoch} "
                   f"(validation F1 {res.best_val_f1:.1f}), run {run_dir.name}")
