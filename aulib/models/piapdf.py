@@ -129,7 +129,8 @@ class PIAP(AUWeights):
 
     def __init__(self, aus=BP4D_AUS, arch: str = "efficientnet_b1", weights=None, pi: str = "off",
                  ap: bool = False, generator_weights=None, encoder_p_weights=None, pi_weight: float = 0.2,
-                 ap_weight: float = 0.2, dropout: float = 0.2, input_size: int = 256, decoder_width: int = 256):
+                 ap_weight: float = 0.2, dropout: float = 0.2, input_size: int = 256, decoder_width: int = 256,
+                 init_weights=None):
         super().__init__()
         if pi not in PI_MODES:
             raise ValueError(f"pi must be one of {PI_MODES}, found {pi!r}")
@@ -147,16 +148,16 @@ class PIAP(AUWeights):
             if not generator_weights:
                 raise ValueError(f"pi={pi!r} needs generator_weights: the PI generator file of stage 1 "
                                  "(PI Generator 0, for pi2) or of a pi2 run (PI Generator 1, for pi3)")
+            # one map per AU the generator draws (BP4D's 12), also when the model predicts
+            # another AU set (Table 2: DISFA's 8 AUs fine-tuned from the BP4D model)
             self.generator, self.generator_source = load_generator(generator_weights)
-            if list(self.generator.aus) != self.aus:
-                raise ValueError(f"the PI generator {generator_weights} draws maps for {self.generator.aus}, "
-                                 f"the model predicts {self.aus}; PI maps are per AU (BP4D's 12)")
+        n_maps = len(self.generator.aus) if self.generator is not None else 0
         if pi == "pi2":
-            _adapt_first_conv(self.encoder.body, len(self.aus))
+            _adapt_first_conv(self.encoder.body, n_maps)
         else:
             self._freeze(self.generator)
         c = self.encoder.out_channels
-        self.decoder = PIDecoder(c, len(self.aus), decoder_width, n_up=max(1, round(math.log2(self.input_size / 8))))\
+        self.decoder = PIDecoder(c, n_maps, decoder_width, n_up=max(1, round(math.log2(self.input_size / 8))))\
             if pi == "pi3" else None
         self.encoder_p, self.encoder_p_source = None, ""
         if ap:
@@ -169,6 +170,8 @@ class PIAP(AUWeights):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(c, len(self.aus))
+        if init_weights:
+            self.init = _load_piap_state(self, init_weights)
 
     @staticmethod
     def _freeze(m):
@@ -285,10 +288,8 @@ class PIAPDF(nn.Module):
         super().__init__()
         if feedback not in ("discrete", "mpl"):
             raise ValueError(f"feedback must be 'discrete' or 'mpl', found {feedback!r}")
-        self.teacher = PIAP(**piap_kwargs)
+        self.teacher = PIAP(init_weights=init_weights, **piap_kwargs)
         self.init = self.teacher.init
-        if init_weights:
-            self.init = _load_piap_state(self.teacher, init_weights)
         self.teacher.fix_generator()
         self.student = copy.deepcopy(self.teacher)
         # fixed parts are shared, not copied (one generator / Encoder P in memory and in files)
@@ -361,11 +362,16 @@ def _load_piap_state(model: PIAP, path) -> str:
     state = obj.get("state_dict") if isinstance(obj, dict) else None
     if not isinstance(state, dict):
         raise ValueError(f"{p} is not an aulib checkpoint with a state_dict")
+    own = model.state_dict()
+    # a new AU set (Table 2, §4.1.2: "reconnect it to an 8-dimension output") gets a new head
+    new_head = [k for k in ("head.weight", "head.bias", "au_weights") if k in state and state[k].shape != own[k].shape]
+    state = {k: v for k, v in state.items() if k not in new_head}
     missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k not in new_head]
     if missing or unexpected:
         raise ValueError(f"{p} does not fit this PIAP model (other switches?): missing {missing[:4]}, "
                          f"unexpected {unexpected[:4]}")
-    return f"piap run {p.parent.name}"
+    return f"piap run {p.parent.name}" + (" (new AU head)" if new_head else "")
 
 
 @register("piapdf", output="logits (B, n_aus)",
@@ -379,7 +385,7 @@ def piapdf(aus=BP4D_AUS,                 # AU names predicted, in output order
            df: str = "off",              # off | discrete (DF, eq. 10) | mpl (continuous feedback)
            generator_weights=None,       # PI generator file (pi2: stage 1's; pi3: a pi2 run's)
            encoder_p_weights=None,       # Encoder P backbone file (face recognition)
-           init_weights=None,            # DF: best.pt of the trained PIAP run teacher and student start from
+           init_weights=None,            # best.pt of a trained PIAP run to start from (DF; Table 2's fine-tuning)
            pi_weight: float = 0.2,       # weight of L_PI when pi3 (eq. 3: alpha = 1 - pi_weight)
            ap_weight: float = 0.2,       # weight of L_AP when ap (eq. 5: beta = 1 - ap_weight)
            student_lr: float = 0.01,     # DF: the student's SGD step eta (eq. 8)
@@ -391,7 +397,7 @@ def piapdf(aus=BP4D_AUS,                 # AU names predicted, in output order
               encoder_p_weights=encoder_p_weights, pi_weight=pi_weight, ap_weight=ap_weight, dropout=dropout,
               input_size=input_size, decoder_width=decoder_width)
     if df == "off":
-        return PIAP(**kw)
+        return PIAP(init_weights=init_weights, **kw)
     if df not in DF_MODES:
         raise ValueError(f"df must be one of {DF_MODES}, found {df!r}")
     return PIAPDF(student_lr=student_lr, feedback=df, disable_p=disable_p, init_weights=init_weights, **kw)
