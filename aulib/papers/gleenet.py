@@ -385,11 +385,10 @@ def ave_var(feats: np.ndarray, combo: np.ndarray, keep) -> float:
 
 
 def retrieval_score(feats: np.ndarray, combo: np.ndarray, keep, k: int = 5) -> float:
-    """How often (percent) the ``k`` nearest neighbours (Euclidean, standardised features) of a
-    frame of a kept combination share its AU combination, averaged over those frames."""
+    """How often (percent) the ``k`` nearest neighbours (Euclidean) of a frame of a kept
+    combination share its AU combination, averaged over those frames."""
     sel = np.isin(combo, list(keep))
-    f = feats[sel] - feats[sel].mean(0)
-    f = f / (f.std(0) + 1e-9)
+    f = feats[sel]
     d = ((f[:, None] - f[None]) ** 2).sum(-1)
     np.fill_diagonal(d, np.inf)
     nn = np.argsort(d, 1)[:, :k]
@@ -493,8 +492,7 @@ def neighbours_figure(images: list, spaces: dict, combo: np.ndarray, query: int,
 
     fig, axes = plt.subplots(len(spaces), k + 1, figsize=(1.7 * (k + 1), 1.9 * len(spaces)), squeeze=False)
     for row, (name, f) in zip(axes, spaces.items()):
-        z = (f - f.mean(0)) / (f.std(0) + 1e-9)
-        d = ((z - z[query]) ** 2).sum(1)
+        d = ((f - f[query]) ** 2).sum(1)
         d[query] = np.inf
         for ax, j in zip(row, [query] + list(np.argsort(d)[:k])):
             ax.imshow(images[j])
