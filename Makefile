@@ -9,12 +9,13 @@ JOBS    ?= 1
 ONLY    ?=
 STAMP   := $(VENV)/.installed
 
-.PHONY: workbook test paper-check setup git-filter data lab bench clean help
+.PHONY: workbook test paper-check book course setup git-filter data lab bench clean help
 
 help:
 	@echo "make workbook  set up, prepare SynthAU, run every notebook at PROFILE=$(PROFILE) (cached)"
 	@echo "make test      set up, run the test suite (executes every notebook at the smoke profile)"
 	@echo "make paper-check  every notebook at the paper profile's shapes on stand-ins, loops cut (numbers meaningless)"
+	@echo "make book      HTML book of PROFILE's executed notebooks -> results/PROFILE/book/ (no re-execution)"
 	@echo "make lab       JupyterLab on notebooks/ with the venv's kernel (outputs never reach git)"
 	@echo "make bench     benchmarks -> results/bench.json"
 	@echo "make clean     remove results/ and caches (keeps .venv and data/)"
@@ -39,7 +40,7 @@ git-filter:
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e ".[test]" 2>&1 | grep -v "is ignored" || true
+	$(PY) -m pip install --quiet -e ".[test,book,course,cluster]" 2>&1 | grep -v "is ignored" || true
 	$(PY) -c "import aulib, torch, torchvision, papermill, dlib, cv2" \
 	  || (echo "setup failed: see the pip output above"; exit 1)
 	@touch $(STAMP)
@@ -59,6 +60,10 @@ test: setup
 # paper's shapes); the last successful run is recorded in results/check/paper/manifest.json.
 paper-check: setup
 	$(PY) -m aulib.workbook run --profile paper --check $(if $(ONLY),--only '$(ONLY)',)
+
+# The HTML book of a profile's executed notebooks (README "The book"): no re-execution.
+book: setup
+	$(PY) -m aulib.workbook.book --profile $(PROFILE)
 
 # as root (containers, cluster nodes) JupyterLab refuses to start without --allow-root
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
