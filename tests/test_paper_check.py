@@ -132,7 +132,7 @@ from aulib.face import regions
 from aulib.models.fgnet import FGNet, model_kwargs
 
 size = model_kwargs(profile).get("heatmap_size", inspect.signature(FGNet).parameters["heatmap_size"].default)
-maps = regions.fgnet_heatmaps(np.array([[size / 2, size / 2]]), np.array([1.0]), size)
+maps = regions.fgnet_heatmaps(np.full((1, 2, 2), size / 2), np.array([1.0]), size)  # one AU, its two centres
 flat = maps.reshape(1, {side} * {side})
 run.claim("The ground-truth heatmap of an active AU peaks at +1", holds=bool(flat.max() > 0.99),
           evidence=f"{{size}}-px map, peak {{flat.max():.2f}}")

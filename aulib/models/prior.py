@@ -271,8 +271,13 @@ def prior_history(path):
 
 @torch.no_grad()
 def reconstruct(psp: PSP, images_uint8: torch.Tensor) -> torch.Tensor:
-    """Reconstructions (uint8, same shape) of uint8 images through encoder + generator."""
+    """Reconstructions (uint8, same shape) of uint8 images through encoder + generator. A
+    generator larger than the input (paper profile: 1024-px output, 256-px pSp input) is pooled
+    to the input size, as pSp's ``face_pool`` (AdaptiveAvgPool2d to 256) does (pSp models/psp.py;
+    reference/fgnet.md §4c)."""
     rec, _ = psp(to_model_range(images_uint8))
+    if rec.shape[-2:] != images_uint8.shape[-2:]:
+        rec = F.adaptive_avg_pool2d(rec, tuple(images_uint8.shape[-2:]))
     return ((rec.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
