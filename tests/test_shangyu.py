@@ -195,3 +195,14 @@ def test_paired_items_carry_target_images_and_landmarks():
     assert it["image"][0, 0, 0] == 4 and 100 <= it["target_image"][0, 0, 0] < 103
     assert torch.equal(it["target_landmarks"][0], it["target_image"][0, 0, :2])
     assert list(p.subjects) == [f"S{i}" for i in range(5)]
+
+
+def test_source_only_trains_without_a_target_batch():
+    m = ShangYu(**KW, separation=False, contrastive=False)
+    assert m.train_inputs == ("image", "landmarks")
+    batch = _batch()
+    out = m(*[batch[k] for k in m.train_inputs])
+    loss = m.loss(batch, out)
+    row = dict(zip(TERMS, m.loss_trace[-1].tolist()))
+    assert {k for k, v in row.items() if v != 0} == {"total", "au", "fl"}   # the landmark branch is on by default
+    assert loss.item() == pytest.approx(row["au"] + 0.1 * row["fl"], rel=1e-5)

@@ -150,8 +150,8 @@ def _l1_eq2(a, b):
 
 class ShangYu(AUWeights):
     """See the module docstring. ``forward(image)`` returns (B, n_aus) logits; in training
-    ``forward(image, target_image, landmarks, target_landmarks)`` returns a dict the model's
-    :meth:`loss` reads."""
+    ``forward(image, target_image, landmarks, target_landmarks)`` (source only:
+    ``forward(image, landmarks)``, see ``train_inputs``) returns a dict :meth:`loss` reads."""
 
     train_inputs = ("image", "target_image", "landmarks", "target_landmarks")
     ddp_find_unused_parameters = True
@@ -196,6 +196,8 @@ class ShangYu(AUWeights):
         if self.contrastive:   # P_ij: pairs F', F_t', F_sl', F_sb', F_tl', F_tb'
             self.projectors = nn.ModuleDict({k: _projector(L if k.endswith("l") else c)
                                              for k in ("s", "t", "sl", "sb", "tl", "tb")})
+        if not self.separation:    # source only: no target batch
+            self.train_inputs = ("image", "landmarks")
         self.register_buffer("loss_trace", torch.zeros(0, len(TERMS)))
         self._init_au_weights(len(self.aus))
 
@@ -229,16 +231,19 @@ class ShangYu(AUWeights):
         return self.branch.head(self.stem(x))
 
     # -- forward -----------------------------------------------------------------------------
-    def forward(self, x, x_target=None, landmarks=None, target_landmarks=None):
-        if x_target is None:
+    def forward(self, x, *extra):
+        """``forward(image)``: logits. Training: ``forward(image, *[batch[k] for k in
+        train_inputs[1:]])`` (target image and both landmark sets; source only: landmarks)."""
+        if not extra:
             return self.au_head(self.features_for_au(x))
+        named = dict(zip(self.train_inputs[1:], extra))
         fs = self.stem(x)
         out = {"logits_s": self.au_head(fs), "n": x.shape[0]}
         if self.landmark_branch:
             out["fl_pred"] = self.branch.head(fs)
         if not self.separation:        # source only: E_f + E_au (+ the landmark branch)
             return out
-        ft = self.stem(x_target)
+        ft = self.stem(named["target_image"])
         ls, bs = self.separate(fs)
         lt, bt = self.separate(ft)
         f_sltb, f_sbtl = self.combine(ls, bt), self.combine(lt, bs)
