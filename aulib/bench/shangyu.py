@@ -3,15 +3,14 @@ target) batch - both domains through E_f, separation, two rounds of reconstructi
 loss term and the discriminators - and inference (E_au on the self-reconstructed feature),
 at the ``tiny`` profile's size (64 px, widths 16-64) and the paper's (176 px, widths 32-128),
 beside a torchvision ResNet-50 yardstick at the same input size (random weights; speed does
-not depend on them). CPU always, CUDA when present (with peak memory). A training image is
+not depend on them), timed by FG-Net's benchmark loop (AdamW, clip 0.1). CPU always, CUDA when
+present (with peak memory). A training image is
 counted once per source face (its paired target face rides along, as in the notebooks).
 """
 from __future__ import annotations
 
-import time
-
 from . import register
-from .fgnet import _devices, _measure, _rows, _sync
+from .fgnet import _devices, _measure, _rows
 
 #: (input px, widths, hidden, batch, warm-up, timed iterations) per size; quick = smoke sizes
 SIZES = {"tiny": (64, (16, 32, 64, 64, 64), 128, 16, 1, 3),
@@ -34,41 +33,20 @@ def _batch(b: int, size: int, device: str, n_aus: int = 6) -> dict:
             "au_mask": torch.ones(b, n_aus, device=device)}
 
 
-def _measure_paired(model, batch: dict, device: str, warmup: int, iters: int) -> dict:
-    """Images/s of Adam train steps on paired batches and of no-grad inference; CUDA peak memory."""
+def _paired(model, batch: dict):
+    """``model`` seen through :func:`aulib.bench.fgnet._measure`'s one-argument calls: in training
+    the image comes with the batch's target image and landmarks (``model.train_inputs``)."""
     import torch
 
-    model.to(device)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    b = batch["image"].shape[0]
-    inputs = [batch[k] for k in model.train_inputs]
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    model.train()
-    for i in range(warmup + iters):
-        if i == warmup:
-            _sync(device)
-            t0 = time.perf_counter()
-        loss = model.loss(batch, model(*inputs))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    _sync(device)
-    train = b * iters / (time.perf_counter() - t0)
-    train_mem = torch.cuda.max_memory_allocated() / 2 ** 20 if device == "cuda" else None
-    model.eval()
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    with torch.no_grad():
-        for i in range(warmup + iters):
-            if i == warmup:
-                _sync(device)
-                t0 = time.perf_counter()
-            model(batch["image"])
-    _sync(device)
-    infer = b * iters / (time.perf_counter() - t0)
-    infer_mem = torch.cuda.max_memory_allocated() / 2 ** 20 if device == "cuda" else None
-    return {"train": train, "infer": infer, "train_mem": train_mem, "infer_mem": infer_mem}
+    class Paired(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return self.model(x, *[batch[k] for k in model.train_inputs[1:]]) if self.training else self.model(x)
+
+    return Paired()
 
 
 def _plan(size_name: str, quick: bool, device: str):
@@ -88,7 +66,8 @@ def _shangyu(size_name: str, quick: bool) -> list[dict]:
         px, widths, hidden, b, warm, iters = _plan(size_name, quick, device)
         torch.manual_seed(0)
         model = ShangYu(input_size=px, widths=widths, hidden=hidden)
-        m = _measure_paired(model, _batch(b, px, device), device, warm, iters)
+        batch = _batch(b, px, device)
+        m = _measure(_paired(model, batch), model.loss, batch, device, warm, iters)
         rows += _rows("Shang & Yu (BL+ML+AS)", size_name + (" (quick: smoke sizes)" if quick else ""), px, device, b, m)
     return rows
 
