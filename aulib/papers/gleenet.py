@@ -121,7 +121,19 @@ def deviation_table(profile: str, **s) -> pd.DataFrame:
 
 def complexity_table(input_size: int = 160, n_aus: int = 12) -> pd.DataFrame:
     """Parameters and FLOPs (``torch.utils.flop_counter``, one face) of the paper-size GLEE-Net
-    beside the paper's 56.6 M and 8.72 GFLOPs (§4.2)."""
+    beside the paper's 56.6 M and 8.72 GFLOPs (§4.2). Counted once per version of the model's
+    code (about a minute on CPU) and kept in ``<cache>/gleenet-complexity/``."""
+    from aulib import config as aconfig
+
+    files = [f"aulib/models/{m}.py" for m in ("gleenet", "facenet", "gleenet_local", "gleenet_classifier")]
+    key = _key(code=aconfig.code_digests(files), size=input_size, n_aus=n_aus, torch=torch.__version__)
+    path = aconfig.cache_dir("gleenet-complexity") / f"{key}.csv"
+    if not path.is_file():
+        _complexity(input_size, n_aus).to_csv(path, index=False)
+    return pd.read_csv(path)
+
+
+def _complexity(input_size: int, n_aus: int) -> pd.DataFrame:
     from torch.utils.flop_counter import FlopCounterMode
 
     from aulib.models.gleenet import PAPER_GFLOPS, PAPER_PARAMS_M, GLEENet, pack_inputs
