@@ -2,6 +2,7 @@
 
     python -m aulib.workbook run [--profile tiny] [--only GLOB] [--jobs N] [--force] [--retrain-stale]
                                  [-p NAME=VALUE]
+    python -m aulib.workbook run --profile paper --executor slurm    # one submitit job per notebook (slurm.py)
     python -m aulib.workbook run --profile paper --check [--only GLOB]   # the paper check (papercheck.py)
     python -m aulib.workbook list [--profile P]
     python -m aulib.workbook status [--profile P]      # also lists stale notebooks; runs nothing
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="override a parameter for the selected notebooks: text as written for a "
                         "parameter declared str, else a Python literal (5, 0.5, True, [1, 2])")
     r.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
+    r.add_argument("--executor", choices=("slurm", "local", "debug"), default=None,
+                   help="submit each notebook as a submitit job: slurm (sbatch), local (subprocesses here) or "
+                        "debug (in-process); resources from the sidecars' [slurm] tables (aulib.workbook.slurm)")
     r.add_argument("--check", action="store_true",
                    help="with --profile paper: the paper check - every notebook at the paper's settings and "
                         "shapes on stand-ins (SynthAU, random-init weights), loops cut to a handful; numbers "
@@ -59,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                 outcomes = run_check(args.only, args.jobs, args.force, overrides, timeout=args.timeout)
                 return 1 if any(o.status == "failed" for o in outcomes) else 0
             outcomes = run(args.profile, args.only, args.jobs, args.force, overrides,
-                           timeout=args.timeout, retrain_stale=args.retrain_stale)
+                           timeout=args.timeout, retrain_stale=args.retrain_stale, executor=args.executor)
             return 1 if any(o.status == "failed" for o in outcomes) else 0
         if args.cmd == "list":
             from .runner import select

@@ -389,8 +389,11 @@ def plan(profile: str, only: str | None = None, overrides: dict | None = None,
 def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: int = 1,
         force: bool = False, overrides: dict | None = None, notebooks_dir: Path | None = None,
         results: Path | None = None, timeout: int | None = None, quiet: bool = False,
-        retrain_stale: bool = False) -> list[Outcome]:
+        retrain_stale: bool = False, executor: str | None = None) -> list[Outcome]:
     """Execute the selected notebooks at ``profile``; see the module docstring.
+
+    ``executor``: ``"slurm"``, ``"local"`` or ``"debug"`` submits each notebook as a submitit job
+    (:mod:`.slurm`; resources from the sidecars) instead of running it here.
 
     ``retrain_stale``: rerun the notebooks that read stale runs, with the run cache told
     (``AULIB_RETRAIN_STALE``) to retrain every stale run it meets."""
@@ -419,11 +422,16 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
     status = _Status(min(jobs, len(todo)) if todo else 0, bool(todo) and not quiet, last_seconds)
     pending = list(todo)
     running: dict = {}
-    executor = None
+    executor_kind, executor = executor, None
     env_before = os.environ.get(config.RETRAIN_STALE_ENV)
     if retrain_stale:   # read by the kernels' run cache (aulib.train.recipes.cached_fit)
         os.environ[config.RETRAIN_STALE_ENV] = "1"
-    if jobs > 1:
+    if executor_kind and todo:    # cluster jobs through submitit (aulib.workbook.slurm)
+        from .slurm import SubmititPool
+
+        executor = SubmititPool(executor_kind, profile, {str(n.path): n for n, _, _ in todo}, results / ".submitit")
+        jobs = max(1, len(todo)) if executor_kind == "slurm" and jobs == 1 else jobs
+    elif jobs > 1:
         import multiprocessing as mp
 
         executor = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
@@ -504,6 +512,8 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
         else:
             os.environ[config.RETRAIN_STALE_ENV] = env_before
         _update_manifest(results, planned, outcomes)
+        if hasattr(executor, "record"):
+            executor.record(results)
         write_index(results)
         shutil.rmtree(results / STAGING, ignore_errors=True)
     stale = stale_notebooks(results)

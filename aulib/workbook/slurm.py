@@ -1,0 +1,156 @@
+"""Run the workbook's notebooks as cluster jobs through submitit: ``run --executor slurm``.
+
+    python -m aulib.workbook run --profile paper --executor slurm [--only 'fgnet/*']
+    python -m aulib.workbook run --profile smoke --executor local     # submitit's local executor
+
+Each notebook the runner would execute is submitted as one job (``submitit``; facts in
+``../shared/reference/book-course-cluster.md`` §4): the job runs the runner's own execution
+function in the same interpreter on the shared file system, writes into the run's staging
+folder, and the submitting process moves the results into ``results/<profile>/`` and updates
+the manifest exactly as for a local run (so caching, stale runs, failures and the index are
+unchanged). Dependencies (``after``) are honoured by submitting a notebook only when the ones
+it runs after have finished. The manifest records each notebook's job (executor, job id,
+resources, the submitit log folder).
+
+Resources come from the notebook's sidecar, per profile, with defaults from :data:`DEFAULTS`::
+
+    [slurm]                 # every profile
+    cpus = 8
+    [slurm.paper]           # this profile only
+    gpus = 1
+    partition = "gpu"
+    time_min = 720
+    mem_gb = 64
+
+Keys: :data:`KEYS` (an unknown key is an error that lists them). ``$AULIB_SLURM_PARTITION`` and
+``$AULIB_SLURM_ACCOUNT`` set partition / account for every job when the sidecar does not.
+Executor kinds: ``slurm`` (``sbatch`` must be on ``PATH``), ``local`` (submitit's
+``LocalExecutor``: each job a subprocess on this machine; what the tests use) and ``debug``
+(in-process, for stepping through a job).
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import tomllib
+from concurrent.futures import Future
+from pathlib import Path
+
+from .registry import Notebook, ParameterError
+
+KINDS = ("slurm", "local", "debug")
+DEFAULTS = {"gpus": 0, "cpus": 2, "mem_gb": 16, "time_min": 120}
+KEYS = {"gpus": int, "cpus": int, "mem_gb": (int, float), "time_min": int, "partition": str,
+        "account": str, "qos": str, "constraint": str, "setup": list}
+POLL_S = 1.0
+
+
+def resources(nb: Notebook, profile: str) -> dict:
+    """The job resources of ``nb`` at ``profile``: :data:`DEFAULTS`, the sidecar's ``[slurm]``
+    keys, then its ``[slurm.<profile>]`` table; partition / account from the environment when
+    unset.
+
+    Raises:
+        ParameterError: an unknown key or a value of the wrong type (names the valid keys).
+    """
+    table = tomllib.loads(nb.sidecar.read_text()).get("slurm", {})
+    out = dict(DEFAULTS)
+    per_profile = table.get(profile, {})
+    for source, given in (("[slurm]", {k: v for k, v in table.items() if not isinstance(v, dict)}),
+                          (f"[slurm.{profile}]", per_profile)):
+        for k, v in given.items():
+            if k not in KEYS:
+                raise ParameterError(f"{nb.sidecar}: unknown key {k!r} in {source}; valid keys: "
+                                     f"{', '.join(sorted(KEYS))} (see aulib.workbook.slurm)")
+            if not isinstance(v, KEYS[k]) or isinstance(v, bool):
+                raise ParameterError(f"{nb.sidecar}: {source} {k} must be {getattr(KEYS[k], '__name__', 'a number')}, "
+                                     f"got {v!r}")
+            out[k] = v
+    for key, env in (("partition", "AULIB_SLURM_PARTITION"), ("account", "AULIB_SLURM_ACCOUNT")):
+        if key not in out and os.environ.get(env):
+            out[key] = os.environ[env]
+    return out
+
+
+def submitit_parameters(res: dict, name: str) -> dict:
+    """submitit's ``update_parameters`` keywords for ``res`` (generic names; Slurm-only ones
+    prefixed ``slurm_``, which the local and debug executors ignore)."""
+    kw = {"name": name, "timeout_min": res["time_min"], "mem_gb": res["mem_gb"], "cpus_per_task": res["cpus"],
+          "gpus_per_node": res["gpus"], "nodes": 1, "tasks_per_node": 1}
+    for key in ("partition", "account", "qos", "constraint", "setup"):
+        if key in res:
+            kw[f"slurm_{key}"] = res[key]
+    return kw
+
+
+class SubmititPool:
+    """A ``concurrent.futures``-style pool over submitit jobs, for the runner: ``submit(fn, nb_path,
+    ...)`` submits one job with the resources of the notebook at ``nb_path`` and returns a
+    :class:`~concurrent.futures.Future` that a watcher thread completes when the job ends (its
+    result, or its exception with the job's traceback)."""
+
+    def __init__(self, kind: str, profile: str, notebooks: dict[str, Notebook], folder: Path):
+        import submitit
+
+        if kind not in KINDS:
+            raise ParameterError(f"unknown executor {kind!r}; valid: {', '.join(KINDS)}")
+        if kind == "slurm" and not _which("sbatch"):
+            raise ParameterError("--executor slurm needs Slurm's sbatch on PATH (run it on the cluster's login "
+                                 "node); --executor local runs the same jobs as subprocesses here")
+        self.kind, self.profile, self.notebooks = kind, profile, notebooks
+        self.folder = Path(folder)
+        self.executor = submitit.AutoExecutor(folder=str(self.folder / "%j"), cluster=kind)
+        self.jobs: dict[str, dict] = {}
+        self._live: list = []
+        self._stop = threading.Event()
+
+    def submit(self, fn, nb_path: str, *args, **kwargs) -> Future:
+        nb = self.notebooks[str(nb_path)]
+        res = resources(nb, self.profile)
+        self.executor.update_parameters(**submitit_parameters(res, f"aulib-{nb.id.replace('/', '-')}"))
+        job = self.executor.submit(fn, nb_path, *args, **kwargs)
+        self.jobs[nb.id] = {"executor": self.kind, "job_id": str(job.job_id), "resources": res,
+                            "logs": str(self.folder / str(job.job_id)),
+                            "submitted": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        fut: Future = Future()
+        fut.set_running_or_notify_cancel()
+        self._live.append(job)
+        threading.Thread(target=self._watch, args=(job, fut), daemon=True).start()
+        return fut
+
+    def _watch(self, job, fut: Future) -> None:
+        try:
+            if self.kind != "debug":
+                while not job.done() and not self._stop.is_set():
+                    time.sleep(POLL_S)
+            fut.set_result(job.result())
+        except Exception as e:   # the job failed or was cancelled: the runner reports it
+            fut.set_exception(e)
+
+    def shutdown(self) -> None:
+        """Cancel the jobs still running (an interrupted run leaves none behind)."""
+        self._stop.set()
+        for job in self._live:
+            try:
+                if not job.done():
+                    job.cancel(check=False)
+            except Exception:
+                pass
+
+    def record(self, results: Path) -> None:
+        """Add each submitted notebook's job to ``results/manifest.json`` (``job``)."""
+        from .runner import _write_atomic, load_manifest
+
+        manifest = load_manifest(results)
+        for nb_id, job in self.jobs.items():
+            if nb_id in manifest.get("notebooks", {}):
+                manifest["notebooks"][nb_id]["job"] = job
+        _write_atomic(results / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def _which(cmd: str) -> bool:
+    import shutil
+
+    return shutil.which(cmd) is not None

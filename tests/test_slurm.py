@@ -1,0 +1,78 @@
+"""``run --executor``: each notebook a submitit job (aulib.workbook.slurm), run end to end with
+submitit's local executor on two small notebooks; resources from the sidecars."""
+import json
+
+import nbformat
+import pytest
+
+from aulib.workbook import registry, runner, slurm
+
+PARAMS = 'profile: str = "tiny"\nseed: int = 0\ndevice: str = "cpu"\noutput_dir: str = ""\nn: int = 3'
+OK = ('import pandas as pd\nfrom aulib.workbook import start\n'
+      'run = start("demo/00_ok", profile=profile, seed=seed, device=device, output_dir=output_dir, n=n)\n'
+      'run.table(pd.DataFrame({"i": list(range(n))}), "numbers")\n'
+      'run.claim("n rows are written", holds=n == 3, evidence=f"{n} rows")\nrun.finish()')
+
+
+def _notebook(folder, stem, code, sidecar):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(PARAMS, metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell(code)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(folder / f"{stem}.ipynb"))
+    (folder / f"{stem}.toml").write_text(sidecar)
+
+
+@pytest.fixture
+def demo(tmp_path):
+    d = tmp_path / "notebooks" / "demo"
+    _notebook(d, "00_ok", OK, 'title = "ok"\n[profiles.smoke]\nn = 3\n'
+                               '[slurm]\ncpus = 1\n[slurm.smoke]\ntime_min = 5\nmem_gb = 2\npartition = "short"\n')
+    _notebook(d, "01_fails", 'raise ValueError("this notebook fails on purpose")',
+              'title = "fails"\nafter = ["demo/00_ok"]\n')
+    return tmp_path / "notebooks"
+
+
+def test_resources_come_from_the_sidecar_per_profile(demo):
+    nbs = {nb.id: nb for nb in registry.discover(demo)}
+    assert slurm.resources(nbs["demo/00_ok"], "smoke") == dict(slurm.DEFAULTS, cpus=1, time_min=5, mem_gb=2,
+                                                               partition="short")
+    assert slurm.resources(nbs["demo/00_ok"], "paper") == dict(slurm.DEFAULTS, cpus=1)
+    kw = slurm.submitit_parameters(slurm.resources(nbs["demo/00_ok"], "smoke"), "job")
+    assert kw["timeout_min"] == 5 and kw["cpus_per_task"] == 1 and kw["slurm_partition"] == "short"
+
+
+def test_a_bad_slurm_key_is_refused_naming_the_valid_ones(demo):
+    side = demo / "demo" / "01_fails.toml"
+    side.write_text(side.read_text() + '[slurm.paper]\ngpu = 1\n')
+    nb = {nb.id: nb for nb in registry.discover(demo)}["demo/01_fails"]
+    with pytest.raises(registry.ParameterError, match=r"unknown key 'gpu' in \[slurm.paper\]; valid keys: .*gpus"):
+        slurm.resources(nb, "paper")
+
+
+def test_slurm_without_sbatch_says_what_to_do(demo, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(registry.ParameterError, match="needs Slurm's sbatch on PATH.*--executor local"):
+        slurm.SubmititPool("slurm", "smoke", {}, demo)
+
+
+def test_local_executor_runs_notebooks_end_to_end(demo, tmp_path):
+    outcomes = runner.run("smoke", notebooks_dir=demo, results=tmp_path / "results", quiet=True, executor="local")
+    by_id = {o.id: o for o in outcomes}
+    assert by_id["demo/00_ok"].status == "ok", by_id["demo/00_ok"].error
+    assert by_id["demo/01_fails"].status == "failed"
+    assert "this notebook fails on purpose" in by_id["demo/01_fails"].error
+    res = tmp_path / "results" / "smoke"
+    assert (res / "demo" / "numbers.csv").read_text().splitlines() == ["i", "0", "1", "2"]
+    assert (res / "demo" / "01_fails.failed.ipynb").is_file()
+    manifest = json.loads((res / "manifest.json").read_text())
+    job = manifest["notebooks"]["demo/00_ok"]["job"]
+    assert job["executor"] == "local" and job["job_id"].isdigit()
+    assert job["resources"]["time_min"] == 5 and job["resources"]["partition"] == "short"
+    assert manifest["notebooks"]["demo/01_fails"]["status"] == "failed"
+    claims = json.loads((res / "demo" / "claims.json").read_text())
+    assert [c["verdict"] for c in claims] == ["holds"]
+    # a second run is cached: nothing is submitted
+    again = runner.run("smoke", only="demo/00_ok", notebooks_dir=demo, results=tmp_path / "results", quiet=True,
+                       executor="local")
+    assert [o.status for o in again] == ["cached"]
