@@ -62,6 +62,17 @@ def main(argv: list[str] | None = None) -> int:
 
                 outcomes = run_check(args.only, args.jobs, args.force, overrides, timeout=args.timeout)
                 return 1 if any(o.status == "failed" for o in outcomes) else 0
+            if args.profile == "paper":   # real data and published files: check them before any training
+                from .preflight import data_check
+                from .runner import select
+
+                lines, problems = data_check(select(discover(), args.only), overrides)
+                print("\n".join(lines), file=sys.stderr)
+                if problems:
+                    print(f"\nstopped before any training: {len(problems)} input(s) missing or incomplete:\n  "
+                          + "\n  ".join(problems) + "\nfix them (see above) and rerun; `make paper-check` runs the "
+                          "same notebooks on stand-ins", file=sys.stderr)
+                    return 2
             outcomes = run(args.profile, args.only, args.jobs, args.force, overrides,
                            timeout=args.timeout, retrain_stale=args.retrain_stale, executor=args.executor)
             return 1 if any(o.status == "failed" for o in outcomes) else 0
