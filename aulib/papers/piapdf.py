@@ -72,7 +72,11 @@ def check_inputs(profile: str, needs=("bp4d",), *, use_synth: bool = True, data_
         for k in needs:
             names = ("casia", "lfw") if k == "faces" else (k,)
             for n in names:
-                root = D.dataset_root(n, data_root=data_root or None)
+                try:
+                    root = D.dataset_root(n, data_root=data_root or None)
+                except Exception as e:   # the catalogue's error says where it looked and how to obtain it
+                    problems.append(f"{DATASETS.get(k, k)}: folder not found - {str(e).splitlines()[0]}")
+                    continue
                 if not root.is_dir():
                     problems.append(f"{DATASETS.get(k, k)}: folder {root} not found "
                                     f"(`python -m aulib.data list` says where to obtain it; or set data_root)")
