@@ -16,6 +16,7 @@ help:
 	@echo "make test      set up, run the test suite (executes every notebook at the smoke profile)"
 	@echo "make paper-check  every notebook at the paper profile's shapes on stand-ins, loops cut (numbers meaningless)"
 	@echo "make book      HTML book of PROFILE's executed notebooks -> results/PROFILE/book/ (no re-execution)"
+	@echo "make course    nbgrader student (release/) and teacher (source/) versions of the tutorials -> results/course/"
 	@echo "make lab       JupyterLab on notebooks/ with the venv's kernel (outputs never reach git)"
 	@echo "make bench     benchmarks -> results/bench.json"
 	@echo "make clean     remove results/ and caches (keeps .venv and data/)"
@@ -64,6 +65,10 @@ paper-check: setup
 # The HTML book of a profile's executed notebooks (README "The book"): no re-execution.
 book: setup
 	$(PY) -m aulib.workbook.book --profile $(PROFILE)
+
+# nbgrader student / teacher versions of the tutorials -> results/course/ (README "Course mode")
+course: setup
+	$(PY) -m aulib.workbook.course --profile $(PROFILE)
 
 # as root (containers, cluster nodes) JupyterLab refuses to start without --allow-root
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
