@@ -289,13 +289,9 @@ def check_inputs(notebook: str, profile: str, baselines=(), *, use_synth: bool =
     from aulib import data as D
     from aulib.data import DatasetLayoutError
 
-    problems = []
-    if not use_synth:
-        for k in datasets:
-            try:
-                D.dataset_root(k, data_root=data_root or None)
-            except DatasetLayoutError as e:
-                problems.append(f"dataset {k} (DatasetLayoutError): {e}")
+    from . import dataset_problems
+
+    problems = [] if use_synth else dataset_problems(datasets, data_root)
 
     def need_file(param: str, value: str, what: str) -> None:
         if not value:

@@ -163,16 +163,9 @@ def check_inputs(notebook: str, profile: str, *, use_synth: bool = True, data_ro
     folder), and at the paper profile the published FaceNet file (``facenet_weights``) and the
     morphable-model file (``morphable_model``). Raises :class:`MissingInputs` naming the
     notebook and, per problem, the parameter, the value found and what is expected."""
-    from aulib import data as D
-    from aulib.data import DatasetLayoutError
+    from . import dataset_problems
 
-    problems = []
-    if not use_synth:
-        for k in datasets:
-            try:
-                D.dataset_root(k, data_root=data_root or None)
-            except DatasetLayoutError as e:
-                problems.append(f"dataset {k} (DatasetLayoutError): {e}")
+    problems = [] if use_synth else dataset_problems(datasets, data_root)
     need = {"facenet_weights": (facenet_weights, "facenet-pytorch's 20180402-114759-vggface2.pt (GLEE-Net's "
                                 "global branch starts from FaceNet trained on VGGFace2, §3.1)"),
             "morphable_model": (morphable_model, "an .npz with mean (68, 3), shape_basis (N_s, 68, 3), expr_basis "
