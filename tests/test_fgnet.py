@@ -562,6 +562,10 @@ def test_cross_domain_claims_hold_on_the_papers_own_table_2_and_can_fail():
     assert c["holds"] is True and min(c["drops"].values()) == pytest.approx(1 - 32.9 / 56.7)
     c = P.claim_baselines_drop({"ghfeat": 40.0}, {"ghfeat": 32.9})
     assert c["holds"] is False and "18 % drop" in c["evidence"]
+    c = P.claim_baselines_drop({"ghfeat": 40.0, "megraph": 0.0}, {"ghfeat": 20.0, "megraph": 0.0}, {"megraph": "ME-G"})
+    assert c["holds"] is True and c["evidence"].endswith("left out, F1 0 within domain (nothing to lose): ME-G")
+    assert P.claim_baselines_drop({"megraph": 0.0}, {"megraph": 0.0})["holds"] is None
+    assert P.claim_baselines_drop({}, {})["holds"] is None
 
 
 def test_within_domain_claims_competitive_with_a_stated_margin():
