@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable
 
 _BENCHES: dict[str, Callable] = {}
-MODULES = ("workbook", "metrics", "synth", "face", "data", "models", "fgnet", "shangyu", "gleenet")
+MODULES = ("workbook", "metrics", "synth", "face", "data", "models", "fgnet", "shangyu", "gleenet", "piapdf")
 
 
 def register(name: str):
