@@ -1,0 +1,277 @@
+"""The papers side by side (``notebooks/compare/``): every method trained on the same SynthAU frames,
+folds and step budget, tested within and across domains.
+
+A method joins the comparison by being registered — here for FG-Net and the shared baselines it
+trains beside it, and in any other paper module by a module-level ``COMPARE`` list of
+:class:`Method` (:func:`methods` imports every ``aulib.papers`` module and collects them), so
+GLEE-Net, Shang & Yu and PIAP-DF appear the day their modules declare their entries.
+
+A method is trained through its paper's :class:`aulib.train.recipes.Experiment`, built with the
+parameters the registry resolves for that paper's notebook at the same profile
+(``Method.notebook``, e.g. ``fgnet/01_within_domain``): same model arguments, training settings,
+frames and run-cache group, hence the same run keys, so a model a paper notebook already trained
+is read back from the run cache, not retrained (``aulib.train.recipes.cached_fit``).
+
+Protocols (:data:`PROTOCOLS`), all on fold 1 of the source's three subject-exclusive folds (the
+first fold, as FG-Net's Table 2 uses Table 1's fold-1 models):
+
+- ``within``: synth-disfa and synth-bp4d, tested on the fold's test subjects;
+- ``cross``: lab-a <-> lab-b, the DISFA model tested on every synth-bp4d subject and the BP4D
+  model on every synth-disfa subject, on the AUs both label (:func:`aulib.data.protocols.shared_aus`);
+- ``wild``: lab -> wild, the BP4D model tested on synth-emotionet (EmotioNet-like capture).
+
+F1 is the per-AU F1 averaged over AUs (:mod:`aulib.eval.metrics`). Each row carries the
+paper's own headline number for the method (``aulib/eval/reported``) beside ours, and
+:func:`efficiency` the parameter count and the ``make bench`` speeds.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+PROTOCOLS = {"within": [("disfa", "disfa"), ("bp4d", "bp4d")],
+             "cross": [("disfa", "bp4d"), ("bp4d", "disfa")],
+             "wild": [("bp4d", "emotionet")]}
+DATASET_NAME = {"disfa": "synth-disfa", "bp4d": "synth-bp4d", "emotionet": "synth-emotionet"}
+
+
+@dataclass(frozen=True)
+class Method:
+    """One method of the comparison.
+
+    key: short name (``"fgnet"``); label: shown name; paper: the paper module it comes from;
+    notebook: the registered notebook whose parameters (and so whose cached runs) it shares;
+    setup: ``(context, experiment, dataset) -> (registered model name, constructor kwargs)``;
+    experiment: ``context -> Experiment`` for that notebook (shared by the methods of one notebook);
+    headline: ``{(protocol, source, target): (paper, table, dataset, method_key)}`` — where the
+    reported-numbers store holds the paper's own Avg F1 for the method;
+    bench: the label its rows carry in ``results/bench.json`` (e.g. ``"FG-Net"``).
+    """
+
+    key: str
+    label: str
+    paper: str
+    notebook: str
+    setup: Callable
+    experiment: Callable = field(repr=False, default=None)
+    headline: dict = field(default_factory=dict)
+    bench: str = ""
+
+
+@dataclass
+class Context:
+    """What the comparison runs with: profile, seed, device, data root, and ``overrides`` —
+    parameter values given to every paper notebook that declares them (published files at the
+    paper profile; the paper check's cut of epochs / iterations / batch / test frames); empty or
+    zero values are left out (the paper notebook's own value holds). Experiments are built once
+    per notebook and kept here."""
+
+    profile: str
+    seed: int = 0
+    device: str = "cpu"
+    data_root: str = ""
+    overrides: dict = field(default_factory=dict)
+    experiments: dict = field(default_factory=dict)
+
+    def params(self, notebook: str) -> dict:
+        """``notebook``'s parameters at this profile with the overrides it declares."""
+        return notebook_params(notebook, self.profile, {k: v for k, v in self.overrides.items() if v})
+
+    def experiment(self, m: Method):
+        if m.notebook not in self.experiments:
+            self.experiments[m.notebook] = m.experiment(self)
+        return self.experiments[m.notebook]
+
+
+def notebook_params(notebook: str, profile: str, overrides: dict | None = None) -> dict:
+    """The parameters the registry resolves for ``notebook`` at ``profile`` (its sidecar), with
+    those of ``overrides`` the notebook declares (validated as ``-p`` values are)."""
+    from aulib.workbook.registry import discover
+
+    nbs = {nb.id: nb for nb in discover()}
+    if notebook not in nbs:
+        raise KeyError(f"no registered notebook {notebook!r}; registered: {', '.join(nbs)}")
+    declared = nbs[notebook].parameters()
+    return nbs[notebook].resolve(profile, {k: v for k, v in (overrides or {}).items() if k in declared})
+
+
+# ----------------------------------------------------------------------------------------
+# FG-Net and the shared baselines (as fgnet/01_within_domain trains them)
+FGNET_NOTEBOOK = "fgnet/01_within_domain"
+
+
+def fgnet_experiment(ctx: Context):
+    """FG-Net's Experiment exactly as ``fgnet/01_within_domain`` builds it at ``ctx.profile``
+    (same parameters from its sidecar, so the same run keys), with synth-emotionet added as a
+    test-only domain."""
+    from aulib import data as D, synth
+    from aulib.models import prior
+    from aulib.models.fgnet import model_kwargs
+    from aulib.train import TrainConfig, recipes
+
+    p = ctx.params(FGNET_NOTEBOOK)
+    root = ctx.data_root or p["data_root"]
+    roots = {k: synth.ensure(DATASET_NAME[k], p["synth_profile"], root=root or None, seed=p["seed"]) if p["use_synth"]
+             else D.dataset_root(k, data_root=root or None) for k in DATASET_NAME}
+    faces_root = synth.ensure("synth-ffhq", p["synth_profile"], root=root or None) if ctx.profile != "paper" else None
+    weights = prior.fgnet_weights(ctx.profile, faces_root, p["stylegan_checkpoint"], p["psp_checkpoint"], device=ctx.device)
+    base = model_kwargs(ctx.profile, weights=weights, active_weight=p["active_weight"], finetune=p["finetune"])
+    cfg = TrainConfig(optimizer="adamw", lr=p["lr"], weight_decay=5e-4, epochs=p["epochs"], batch_size=p["batch_size"],
+                      grad_clip=0.1, schedule="constant", max_iters_per_epoch=p["max_iters"], seed=p["seed"],
+                      amp=p["amp"], device=ctx.device, progress=False)
+    return recipes.Experiment(roots, ctx.profile, cfg, "fgnet", base, image_size=base.get("input_size", 256),
+                              alignment="ffhq", max_test_frames=p["max_test_frames"], seed=p["seed"],
+                              device=ctx.device, group="fgnet-notebooks", landmarks=p["landmarks"], verbose=False)
+
+
+def _fgnet_setup(ctx, exp, dataset):
+    return "fgnet", {}
+
+
+def _baseline(name: str):
+    def setup(ctx, exp, dataset):
+        from aulib.papers import fgnet as fgnet_paper
+
+        p = ctx.params(FGNET_NOTEBOOK)
+        return fgnet_paper.baseline_setup(exp, name, dataset, p["imagenet_resnet"] or None)
+    return setup
+
+
+def _fgnet_headline(key: str) -> dict:
+    return {("within", "disfa", "disfa"): ("fgnet", "Table 1", "DISFA", key),
+            ("within", "bp4d", "bp4d"): ("fgnet", "Table 1", "BP4D", key),
+            ("cross", "disfa", "bp4d"): ("fgnet", "Table 2", "DISFA->BP4D", key),
+            ("cross", "bp4d", "disfa"): ("fgnet", "Table 2", "BP4D->DISFA", key)}
+
+
+BUILT_IN = [
+    Method("fgnet", "FG-Net", "fgnet", FGNET_NOTEBOOK, _fgnet_setup, fgnet_experiment, _fgnet_headline("fgnet"), "FG-Net"),
+    Method("drml", "DRML (shared baseline)", "fgnet", FGNET_NOTEBOOK, _baseline("drml"), fgnet_experiment,
+           _fgnet_headline("drml"), "drml"),
+    Method("megraph", "ME-GraphAU-style (shared baseline)", "fgnet", FGNET_NOTEBOOK, _baseline("megraph"),
+           fgnet_experiment, _fgnet_headline("megraphau"), "megraph"),
+]
+
+
+def methods() -> dict[str, Method]:
+    """Every registered method: :data:`BUILT_IN`, then each ``aulib.papers`` module's ``COMPARE``
+    list (in module name order). Raises ValueError on a duplicate key."""
+    import aulib.papers as pkg
+
+    found = list(BUILT_IN)
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if info.name in ("compare",):
+            continue
+        mod = importlib.import_module(f"aulib.papers.{info.name}")
+        found += list(getattr(mod, "COMPARE", []))
+    out: dict[str, Method] = {}
+    for m in found:
+        if m.key in out:
+            raise ValueError(f"two comparison methods are registered as {m.key!r} ({out[m.key].paper}, {m.paper})")
+        out[m.key] = m
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+def headline(m: Method, protocol: str, source: str, target: str) -> float:
+    """The paper's own Avg F1 for ``m`` under this protocol (real data), NaN when not reported."""
+    from aulib.eval import reported
+
+    ref = m.headline.get((protocol, source, target))
+    if ref is None:
+        return float("nan")
+    paper, table, dataset, key = ref
+    rows = reported.load(paper, table, dataset)
+    rows = rows[(rows.method_key == key) & (rows.au == "Avg")]
+    return float(rows.value.iloc[0]) if len(rows) else float("nan")
+
+
+def compare(ctx: Context, chosen: list[str], protocols: list[str]) -> pd.DataFrame:
+    """Train (or read back) each chosen method on fold 1 of each source and test it under each
+    protocol. Returns ``[method, paper, protocol, train, test, aus, f1, floor, paper_f1]`` (F1 in
+    percent; ``floor`` the always-active predictor on the same test frames)."""
+    from aulib.data.protocols import shared_aus
+
+    registry = methods()
+    unknown = [k for k in chosen if k not in registry]
+    if unknown:
+        raise KeyError(f"no comparison method {unknown}; registered: {', '.join(registry)}")
+    bad = [p for p in protocols if p not in PROTOCOLS]
+    if bad:
+        raise KeyError(f"unknown protocol {bad}; valid: {', '.join(PROTOCOLS)}")
+    rows, models = [], {}
+    for key in chosen:
+        m = registry[key]
+        exp = ctx.experiment(m)
+        for proto in protocols:
+            for source, target in PROTOCOLS[proto]:
+                fold = exp.folds(source)[0]
+                if (key, source) not in models:
+                    name, kw = m.setup(ctx, exp, source)
+                    models[(key, source)] = exp.train_on(source, fold, f"{key} {source}", name=name, **kw)
+                model = models[(key, source)]
+                if source == target:
+                    subjects, aus = fold.test, None
+                else:
+                    subjects, aus = exp.subjects(target), list(shared_aus(source, target))
+                f1 = exp.test_on(model, target, subjects, aus=aus).f1()
+                rows.append({"method": m.label, "key": key, "paper": m.paper, "protocol": proto,
+                             "train": DATASET_NAME[source], "test": DATASET_NAME[target],
+                             "aus": len(f1) - 1, "f1": float(f1["Avg"]),
+                             "floor": exp.floor(target, subjects, aus=aus),
+                             "paper_f1": headline(m, proto, source, target)})
+    return pd.DataFrame(rows)
+
+
+def efficiency(ctx: Context, chosen: list[str], bench_path: Path | None = None) -> pd.DataFrame:
+    """Per method: parameters (millions, of the model as built for synth-disfa at this profile)
+    and, from ``results/bench.json`` when present, CPU train / inference images/s of its bench rows
+    (label :attr:`Method.bench`, ``tiny`` size) and GFLOPs when a row reports them; ``NaN`` where
+    not measured."""
+    from aulib import config
+    from aulib.train import create_model
+
+    registry = methods()
+    path = Path(bench_path or config.results_root() / "bench.json")
+    bench = json.loads(path.read_text()) if path.is_file() else {"benchmarks": {}}
+    brows = [r for b in bench.get("benchmarks", {}).values() if b.get("status") == "ok" for r in b.get("results", [])]
+    out = []
+    for key in chosen:
+        m = registry[key]
+        exp = ctx.experiment(m)
+        name, kw = m.setup(ctx, exp, "disfa")
+        kw = dict(exp.base_kwargs, **kw) if name == exp.model else dict(kw)
+        model = create_model(name, **dict(kw, aus=exp.aus("disfa")))
+        mine = [r for r in brows if m.bench and r["name"].startswith(m.bench + " ") and "tiny" in r["name"]
+                and r.get("device", "cpu") == "cpu"]
+
+        def pick(word, unit):
+            vals = [r["value"] for r in mine if word in r["name"] and r["unit"] == unit]
+            return float(vals[0]) if vals else float("nan")
+        out.append({"method": m.label, "params (M)": sum(p.numel() for p in model.parameters()) / 1e6,
+                    "GFLOPs": pick("", "GFLOPs"), "CPU train images/s": pick("train", "images/s"),
+                    "CPU inference images/s": pick("inference", "images/s")})
+    return pd.DataFrame(out)
+
+
+def cross_domain_best(results: pd.DataFrame, method: str = "FG-Net") -> tuple[bool | None, str]:
+    """FG-Net Table 2's comparative claim on the common protocol: ``method`` has the highest
+    cross-domain F1 in each direction among the methods compared. (None, why) when fewer than two
+    methods or no cross-domain rows."""
+    cross = results[results.protocol == "cross"]
+    if cross.method.nunique() < 2 or method not in set(cross.method):
+        return None, "needs the cross protocol and at least two methods including " + method
+    parts, ok = [], True
+    for (tr, te), g in cross.groupby(["train", "test"], sort=False):
+        best = g.loc[g.f1.idxmax()]
+        mine = float(g[g.method == method].f1.iloc[0])
+        ok &= bool(np.isclose(mine, best.f1) or mine >= best.f1)
+        parts.append(f"{tr}->{te}: {method} {mine:.1f}, best {best.method} {best.f1:.1f}")
+    return ok, "; ".join(parts)

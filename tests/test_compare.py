@@ -1,0 +1,53 @@
+"""The comparison's registry and claim (aulib.papers.compare); the notebook itself runs at smoke in
+tests/test_notebooks.py like every registered notebook."""
+import sys
+
+import pandas as pd
+import pytest
+
+import aulib.papers
+from aulib.papers import compare as C
+
+
+def test_built_in_methods_and_their_published_headlines():
+    ms = C.methods()
+    assert {"fgnet", "drml", "megraph"} <= set(ms)
+    assert C.headline(ms["fgnet"], "within", "disfa", "disfa") == 65.4          # FG-Net Table 1, DISFA Avg
+    assert C.headline(ms["drml"], "cross", "bp4d", "disfa") == 14.1             # FG-Net Table 2, BP4D->DISFA
+    assert pd.isna(C.headline(ms["fgnet"], "wild", "bp4d", "emotionet"))        # not reported
+
+
+def test_a_paper_module_joins_by_declaring_COMPARE(tmp_path, monkeypatch):
+    (tmp_path / "zz_newpaper.py").write_text(
+        "from aulib.papers.compare import Method\n"
+        "COMPARE = [Method('newnet', 'NewNet', 'zz_newpaper', 'fgnet/01_within_domain', lambda c, e, d: ('drml', {}))]\n")
+    monkeypatch.setattr(aulib.papers, "__path__", list(aulib.papers.__path__) + [str(tmp_path)])
+    monkeypatch.delitem(sys.modules, "aulib.papers.zz_newpaper", raising=False)
+    ms = C.methods()
+    assert ms["newnet"].label == "NewNet" and list(ms)[:3] == ["fgnet", "drml", "megraph"]
+    (tmp_path / "zz_newpaper.py").write_text(
+        "from aulib.papers.compare import Method\nCOMPARE = [Method('fgnet', 'x', 'zz_newpaper', '', None)]\n")
+    monkeypatch.delitem(sys.modules, "aulib.papers.zz_newpaper", raising=False)
+    with pytest.raises(ValueError, match="two comparison methods are registered as 'fgnet'"):
+        C.methods()
+
+
+def test_unknown_method_or_protocol_is_refused_with_the_valid_ones():
+    with pytest.raises(KeyError, match="no comparison method \\['nope'\\]; registered: fgnet, drml"):
+        C.compare(C.Context("smoke"), ["nope"], ["within"])
+    with pytest.raises(KeyError, match="unknown protocol \\['sideways'\\]; valid: within, cross, wild"):
+        C.compare(C.Context("smoke"), ["fgnet"], ["sideways"])
+
+
+def _cross(fg, other):
+    return pd.DataFrame([dict(method=m, protocol="cross", train=tr, test=te, f1=v)
+                         for m, vals in (("FG-Net", fg), ("DRML", other))
+                         for (tr, te), v in zip((("a", "b"), ("b", "a")), vals)])
+
+
+def test_cross_domain_claim_needs_the_best_f1_in_each_direction():
+    assert C.cross_domain_best(_cross((30, 20), (25, 19)))[0] is True
+    holds, evidence = C.cross_domain_best(_cross((30, 18), (25, 19)))
+    assert holds is False and "b->a: FG-Net 18.0, best DRML 19.0" in evidence
+    only = _cross((30, 20), (25, 19)).query("method == 'FG-Net'")
+    assert C.cross_domain_best(only)[0] is None
