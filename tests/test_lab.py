@@ -392,3 +392,116 @@ def test_probe_bar_in_a_notebook_ends_as_one_line_not_a_frozen_bar(tmp_path):
     text = outs[0]["data"]["text/plain"]
     assert text.startswith("probe: rendered 12 lab-a training faces and 4 test faces in each of lab-a, lab-b, wild")
     assert "0%" not in text and "application/vnd.jupyter.widget-view+json" not in outs[0]["data"]
+
+
+_EXPLORERS_NOTEBOOK = '''\
+import numpy as np
+from aulib import synth
+from aulib.synth.explorer import au_explorer
+from aulib.papers.fgnet import heatmap_explorer
+explorer = au_explorer(seed=0)
+explorer.set(identity=3, yaw=15, AU1=3, AU2=3, AU6=3, AU12=4, AU25=2)
+display(explorer)
+class Fake:  # an FG-Net's explain(): a SynthAU face and two Gaussians per AU
+    def __init__(self, aus):
+        self.aus = aus
+    def explain(self, item):
+        img, _ = synth.render_face({"AU12": 4}, identity=item["k"], size=128)
+        n, (yy, xx) = len(self.aus), np.mgrid[:32, :32]
+        c = np.random.default_rng(item["k"]).integers(6, 26, (n, 2))
+        maps = np.stack([np.exp(-((xx - a) ** 2 + (yy - b) ** 2) / 18.0) for a, b in c])
+        return {"image": img, "target": maps, "pred": -maps, "label": np.ones(n), "active": np.zeros(n, bool)}
+aus = ["AU1", "AU2", "AU4", "AU6", "AU7", "AU10", "AU12", "AU14", "AU15", "AU17", "AU23", "AU24"]
+display(heatmap_explorer({"bp4d": Fake(aus)}, {"bp4d": [{"k": k, "subject": "F001"} for k in range(9)]},
+                         names={"bp4d": "BP4D"}))
+'''
+
+
+@pytest.mark.notebooks
+def test_explorers_fit_a_1280x800_jupyterlab_in_headless_chromium(tmp_path):
+    """JupyterLab in headless Chromium at 1280x800, file browser open (a fresh lab's layout):
+    each explorer, scrolled to the top of the notebook, has its picture, every slider and its
+    Reset button on screen, nothing cut off at the right; with the file browser closed (Ctrl+B)
+    the sliders' value readouts show too. Screenshots are left in ``tmp_path``."""
+    import nbformat
+
+    from aulib.synth import AUS
+    from aulib.workbook import book
+    from aulib.workbook.runner import ensure_kernel
+
+    try:
+        chromium = book.chromium_path()
+        from playwright.sync_api import sync_playwright
+    except (book.BookError, ImportError) as e:
+        pytest.skip(f"no browser test here: {e}")
+    kernel = ensure_kernel()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python (aulib venv)", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(_EXPLORERS_NOTEBOOK)]
+    nbformat.write(nb, tmp_path / "explorers.ipynb")
+    token, log = "t0ken-for-this-test", tmp_path / "lab.log"
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"))
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", "--ServerApp.port=0",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+           f"--LabApp.workspaces_dir={tmp_path / 'ws'}", f"--LabApp.user_settings_dir={tmp_path / 'settings'}"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    with open(log, "w") as fh:
+        lab = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        base = _wait_for(r"http://127\.0\.0\.1:\d+/lab", log, lab, 90).group(0)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=book.CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(f"{base}/tree/explorers.ipynb?token={token}")
+            page.wait_for_selector(".jp-Notebook", timeout=90_000)
+            page.get_by_text("Python (aulib venv) | Idle").wait_for(timeout=90_000)   # the kernel is up
+            page.wait_for_timeout(3000)
+            for _ in range(3):                                           # run the one cell
+                page.locator(".jp-Cell .jp-InputArea-editor").first.click()
+                page.keyboard.press("Shift+Enter")
+                try:
+                    page.wait_for_function("document.querySelectorAll('.widget-image').length >= 1", timeout=60_000)
+                    break
+                except Exception:  # sent before the kernel listened: the prompt stays [ ]
+                    pass
+            try:
+                page.wait_for_function("document.querySelectorAll('.widget-image').length == 2", timeout=120_000)
+            except Exception:
+                page.screenshot(path=str(tmp_path / "no_widgets.png"))
+                raise AssertionError(f"the explorers did not render; see {tmp_path / 'no_widgets.png'}; lab log:\n"
+                                     + log.read_text(errors="replace")[-3000:])
+            page.wait_for_timeout(1500)
+
+            def check(index: int, shot: str, readouts: bool) -> None:
+                page.evaluate(f"document.querySelectorAll('.jp-OutputArea-output')[{index}]"
+                              ".scrollIntoView({block: 'start'})")
+                page.wait_for_timeout(800)
+                page.screenshot(path=str(tmp_path / shot))
+                panel = page.locator(".jp-NotebookPanel-notebook").bounding_box()
+                right, bottom = panel["x"] + panel["width"], panel["y"] + panel["height"]
+                out = page.locator(".jp-OutputArea-output").nth(index)
+                boxes = {"picture": out.locator(".widget-image").bounding_box(),
+                         "reset": out.locator("button:has-text('Reset')").bounding_box()}
+                tracks = out.locator(".widget-slider .slider-container").all()   # what a student drags
+                assert len(tracks) == (len(AUS) + 3 if index == 0 else 1), len(tracks)   # + yaw, pitch, roll
+                boxes.update({f"slider {i}": t.bounding_box() for i, t in enumerate(tracks)})
+                for name, b in boxes.items():
+                    assert b and b["x"] >= panel["x"] and b["x"] + b["width"] <= right + 1 \
+                        and b["y"] + b["height"] <= bottom + 1, f"{shot}: {name} off screen: {b}, panel {panel}"
+                    assert b["width"] >= 60 if name.startswith("slider") else True, f"{shot}: {name} squeezed: {b}"
+                assert boxes["picture"]["width"] >= 290, f"{shot}: the picture shrank: {boxes['picture']}"
+                if readouts:
+                    shown = [r.bounding_box() for r in out.locator(".widget-readout").all()]
+                    assert all(b and b["width"] > 10 and b["x"] + b["width"] <= right + 1 for b in shown), shot
+
+            check(0, "au_explorer_file_browser_open.png", readouts=False)
+            check(1, "heatmap_explorer_file_browser_open.png", readouts=False)
+            page.keyboard.press("Control+b")
+            page.wait_for_timeout(800)
+            check(0, "au_explorer.png", readouts=True)
+            check(1, "heatmap_explorer.png", readouts=True)
+            browser.close()
+    finally:
+        os.killpg(lab.pid, signal.SIGTERM)
+        lab.wait(timeout=30)

@@ -5,8 +5,8 @@ picture on the left with its caption, the controls that choose *what* is shown (
 test frame) and a **Reset** button below it, and the other controls in titled columns to its
 right, so picture and controls are on screen together in a laptop window (1280x800: the
 explorers of tutorial 02 and fgnet/05 are under 1000 px wide and 600 px tall, checked in
-JupyterLab in headless Chromium; with the lab's file browser open the notebook is ~850 px wide,
-and the columns shrink, hiding the sliders' value readouts, while the picture keeps its size).
+JupyterLab in headless Chromium by tests/test_lab.py; with the lab's file browser open the
+notebook is ~850 px wide and either the slider columns or the picture give way: ``narrow``).
 Any control
 change re-renders the picture; a render that raises shows its error as the caption rather than
 vanishing into the kernel log.
@@ -60,15 +60,21 @@ class Explorer:
         picture_width: CSS width of the picture (e.g. ``"300px"``).
         name: what the explorer is called in a static copy of the notebook (text/plain).
         dpi: resolution a matplotlib figure is drawn at (pixels per inch).
+        narrow: what gives way in a narrow notebook (JupyterLab with its file browser open):
+            ``"columns"`` (the sliders' columns shrink, hiding their value readouts; the picture
+            keeps its size) or ``"picture"`` (the picture scales down, the columns stay whole;
+            for a wide picture with few controls).
     """
 
     def __init__(self, render, side: dict, groups: dict[str, dict], title: str = "",
                  picture_width: str = "300px", name: str = "explorer", notes: dict | None = None,
-                 dpi: int = 80):
+                 dpi: int = 80, narrow: str = "columns"):
         import html
 
         import ipywidgets as w
 
+        if narrow not in ("columns", "picture"):
+            raise ValueError(f"narrow must be 'columns' or 'picture', got {narrow!r}")
         clash = set(side) & {k for g in groups.values() for k in g}
         if clash:
             raise ValueError(f"control names must be unique; {sorted(clash)} are both under the "
@@ -78,14 +84,16 @@ class Explorer:
         for group in groups.values():
             self.controls.update(group)
         self.defaults = {k: c.value for k, c in self.controls.items()}
-        self.image = w.Image(format="png", layout=w.Layout(width=picture_width, height="auto"))
-        self.caption = w.HTML(layout=w.Layout(width=picture_width))
+        scales = narrow == "picture"
+        self.image = w.Image(format="png", layout=w.Layout(width="100%" if scales else picture_width,
+                                                           max_width=picture_width, height="auto"))
+        self.caption = w.HTML(layout=w.Layout(width="100%" if scales else picture_width))
         self.reset_button = w.Button(description="Reset", icon="undo", tooltip="every control back to its start value",
                                      layout=w.Layout(width="120px"))
         self.reset_button.on_click(lambda _: self.reset())
         left = w.VBox([self.image, self.caption, *side.values(), self.reset_button],
                       layout=w.Layout(width=f"calc({picture_width} + 10px)", align_items="flex-start",
-                                      flex="0 0 auto"))   # a narrow notebook squeezes the columns, not the picture
+                                      flex="0 1 auto" if scales else "0 0 auto", min_width="300px"))
         notes = notes or {}
         unknown = set(notes) - set(groups)
         if unknown:
@@ -93,7 +101,8 @@ class Explorer:
         note = {t: [w.HTML(f"<div style='font-size:12px;line-height:1.4'>{html.escape(n)}</div>",
                            layout=w.Layout(width=COLUMN_WIDTH))] for t, n in notes.items()}
         columns = [w.VBox([w.HTML(f"<b>{t}</b>"), *g.values(), *note.get(t, [])],
-                          layout=w.Layout(width=COLUMN_WIDTH, margin="0 0 0 12px"))
+                          layout=w.Layout(width=COLUMN_WIDTH, margin="0 0 0 12px",
+                                          flex="0 0 auto" if scales else "0 1 auto"))
                    for t, g in groups.items()]
         body = w.HBox([left, *columns], layout=w.Layout(align_items="flex-start"))
         self.widget = w.VBox(([w.HTML(f"<b>{title}</b>")] if title else []) + [body])

@@ -655,4 +655,4 @@ def heatmap_explorer(models: dict, test_sets: dict, names: dict | None = None, d
 
     return Explorer(render, {}, {"Test frame": {"dataset": pick, "frame": frame}},
                     notes={"Test frame": how}, title="Heatmap explorer: ground truth vs prediction per AU",
-                    picture_width="630px", name="FG-Net heatmap explorer", dpi=96)
+                    picture_width="630px", name="FG-Net heatmap explorer", dpi=96, narrow="picture")
