@@ -212,6 +212,27 @@ PI_REGIONS = {
 }
 
 
+#: Why each PI region is where it is: the muscle FACS names for the AU and where its appearance
+#: changes show (Ekman, Friesen & Hager, FACS Manual 2002, per-AU "appearance changes"). The
+#: polygons above follow these sentences; they are our reading, not PIAP-DF's masks.
+PI_RATIONALE = {
+    "AU1": "frontalis, pars medialis: raises the inner brows; horizontal forehead wrinkles above the inner brows",
+    "AU2": "frontalis, pars lateralis: raises the outer brows; the skin above the outer brow corners",
+    "AU4": "corrugator / depressor supercilii, procerus: lowers and draws the brows together; glabella lines between the brows",
+    "AU6": "orbicularis oculi, pars orbitalis: raises the cheeks; crow's feet and the infraorbital bulge below each eye",
+    "AU7": "orbicularis oculi, pars palpebralis: tightens the lids; the eyelids themselves",
+    "AU9": "levator labii superioris alaeque nasi: wrinkles the nose; the nose bridge and sides",
+    "AU10": "levator labii superioris: raises the upper lip; between the nose base and the upper lip",
+    "AU12": "zygomaticus major: pulls the lip corners up and out; the corners and the cheek beside them",
+    "AU14": "buccinator: tightens the lip corners, dimples; just outside each corner",
+    "AU15": "depressor anguli oris: pulls the corners down; below each corner",
+    "AU17": "mentalis: pushes the chin boss up; the chin below the lower lip",
+    "AU23": "orbicularis oris: tightens the lips; the lips",
+    "AU24": "orbicularis oris: presses the lips together; the lips",
+    "AU25": "lips part (orbicularis oris relaxed, depressor labii); the mouth opening",
+    "AU26": "jaw drops (masseter relaxed); the mouth and chin",
+}
+
 def pi_maps(landmarks: np.ndarray, size: int = 256, aus="bp4d",
             image_size: int | None = None) -> np.ndarray:
     """PIAP-DF-style predefined PI maps: binary masks ``(n_aus, size, size)`` float32.
