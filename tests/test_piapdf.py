@@ -217,3 +217,23 @@ def test_map_scores():
     p = t.copy(); p[0, 1, :, 2] = 1
     s = P.map_scores(p, t, ["AU1", "AU2"])
     assert s["iou_per_au"]["AU1"] == 100.0 and s["iou_per_au"]["AU2"] == pytest.approx(100 * 8 / 12)
+
+
+def test_every_pi_region_has_its_facs_rationale():
+    from aulib.face import regions
+
+    assert set(regions.PI_RATIONALE) == set(regions.PI_REGIONS)
+    maps = regions.pi_maps(np.array(_mean_face()), 64)
+    assert maps.shape == (12, 64, 64) and all(maps[k].sum() > 0 for k in range(12))
+
+
+def _mean_face():
+    """A plain 68-point layout: iBUG order laid on a 64-px face (jaw, brows, nose, eyes, mouth)."""
+    t = np.linspace(0, np.pi, 17)
+    jaw = np.c_[32 - 26 * np.cos(t), 30 + 26 * np.sin(t)]
+    brows = np.c_[np.r_[np.linspace(10, 28, 5), np.linspace(36, 54, 5)], np.full(10, 18.0)]
+    nose = np.r_[np.c_[np.full(4, 32.0), np.linspace(22, 34, 4)], np.c_[np.linspace(27, 37, 5), np.full(5, 37.0)]]
+    eye = lambda cx: np.c_[cx + np.array([-5, -2.5, 2.5, 5, 2.5, -2.5]), 25 + np.array([0, -2, -2, 0, 2, 2])]  # noqa: E731
+    mouth_o = np.c_[32 + 10 * np.cos(np.linspace(np.pi, -np.pi, 13)[:12]), 46 + 4 * np.sin(np.linspace(np.pi, -np.pi, 13)[:12])]
+    mouth_i = np.c_[32 + 6 * np.cos(np.linspace(np.pi, -np.pi, 9)[:8]), 46 + 1.5 * np.sin(np.linspace(np.pi, -np.pi, 9)[:8])]
+    return np.r_[jaw, brows, nose, eye(20), eye(44), mouth_o, mouth_i]
