@@ -81,4 +81,4 @@ bench: setup
 	$(PY) -m aulib.bench
 
 clean:
-	rm -rf results/smoke results/tiny results/paper results/check results/bench.json .cache .pytest_cache
+	rm -rf results/smoke results/tiny results/paper results/check results/course results/book-screenshots results/bench.json .cache .pytest_cache

@@ -43,6 +43,9 @@ TUTORIALS = "tutorials"
 VERDICT_ORDER = ("holds", "does not hold", "not testable here")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 YARDSTICK = "ResNet-50"
+#: the book's one stylesheet: tables of many AU columns get the page's width
+CSS = (".bd-page-width { max-width: 100%; }\n.bd-main .bd-content .bd-article-container { max-width: 100%; }\n"
+       "table.table { font-size: 0.85em; }\n")
 
 
 class BookError(RuntimeError):
@@ -145,33 +148,32 @@ def chapter_page(paper: str, entries: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def tables_page(results: Path, papers: dict) -> str:
-    lines = ["# Every table", "",
-             "Every table the notebooks wrote, grouped by paper. Where a notebook compared with a paper, the "
-             "table shows our number beside the paper's (`ours` / `paper` columns; `–` where a method was not "
-             "run or not reported). The CSV beside each is in the results folder.", ""]
+def _artifact_page(title: str, intro: list[str], papers: dict, kind: str, body) -> str:
+    """A page listing every artifact of ``kind``, grouped by paper, each headed by its caption and
+    its provenance line, then ``body(paper, artifact)`` (Markdown lines)."""
+    lines = [f"# {title}", "", *intro]
     for paper, entries in papers.items():
-        tabs = [(e, a) for e in entries for a in _artifacts(e, "table")]
-        if not tabs:
+        found = [(e, a) for e in entries for a in _artifacts(e, kind)]
+        if not found:
             continue
         lines += [f"## {paper}", ""]
-        for e, a in tabs:
+        for e, a in found:
             lines += [f"### {a.get('caption') or a['name']}", "", f"`{a['name']}` — {provenance(e)}", "",
-                      *_table_body(results / paper / f"{a['name']}.md"), ""]
+                      *body(paper, a), ""]
     return "\n".join(lines)
+
+
+def tables_page(results: Path, papers: dict) -> str:
+    intro = ["Every table the notebooks wrote, grouped by paper. Where a notebook compared with a paper, the "
+             "table shows our number beside the paper's (`ours` / `paper` columns; `–` where a method was not "
+             "run or not reported). The CSV beside each is in the results folder.", ""]
+    return _artifact_page("Every table", intro, papers, "table",
+                          lambda paper, a: _table_body(results / paper / f"{a['name']}.md"))
 
 
 def figures_page(papers: dict) -> str:
-    lines = ["# Every figure", ""]
-    for paper, entries in papers.items():
-        figs = [(e, a) for e in entries for a in _artifacts(e, "figure")]
-        if not figs:
-            continue
-        lines += [f"## {paper}", ""]
-        for e, a in figs:
-            lines += [f"### {a.get('caption') or a['name']}", "", f"`{a['name']}` — {provenance(e)}", "",
-                      f"![{_cell(a.get('caption') or a['name'])}](_artifacts/{paper}/{a['name']}.png)", ""]
-    return "\n".join(lines)
+    return _artifact_page("Every figure", [], papers, "figure", lambda paper, a: [
+        f"![{_cell(a.get('caption') or a['name'])}](_artifacts/{paper}/{a['name']}.png)"])
 
 
 def claims_rows(papers: dict) -> list[dict]:
@@ -385,6 +387,8 @@ def write_source(profile: str, results_root: Path | None = None, notebooks_dir: 
                  "footer": json.dumps(f"Built from the executed notebooks of results/{profile} (commit {commit[:12]}).")}.items():
         conf = conf.replace("{{" + k + "}}", v)
     (src / "conf.py").write_text(conf)
+    (src / "_static").mkdir(exist_ok=True)
+    (src / "_static" / "aulib-book.css").write_text(CSS)
     return src
 
 
