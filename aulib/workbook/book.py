@@ -40,6 +40,7 @@ TEMPLATE = Path(__file__).with_name("book_conf.py.tmpl")
 SRC_DIR = ".book-src"
 BOOK_DIR = "book"
 TUTORIALS = "tutorials"
+COMPARE = "compare"      # notebooks/compare/: the papers side by side, after the papers' chapters
 VERDICT_ORDER = ("holds", "does not hold", "not testable here")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 YARDSTICK = "ResNet-50"
@@ -69,7 +70,7 @@ def collect(results: Path, notebooks_dir: Path | None = None) -> dict[str, list[
         out.setdefault(nb.paper, []).append({
             "id": nb.id, "paper": nb.paper, "stem": nb.stem, "title": nb.title, "manifest": entry,
             "record": json.loads(rec_path.read_text()), "stale": bool(entry.get("stale"))})
-    order = sorted(out, key=lambda p: (p != TUTORIALS, p))
+    order = sorted(out, key=lambda p: (p != TUTORIALS, p == COMPARE, p))
     return {p: out[p] for p in order}
 
 
@@ -135,7 +136,7 @@ def overview_page(profile: str, papers: dict, manifest: dict) -> str:
 
 
 def chapter_page(paper: str, entries: list[dict]) -> str:
-    title = "Tutorials" if paper == TUTORIALS else f"Paper: {paper}"
+    title = {TUTORIALS: "Tutorials", COMPARE: "The papers side by side"}.get(paper, f"Paper: {paper}")
     n_claims = sum(len(e["record"].get("claims", [])) for e in entries)
     lines = [f"# {title}", "",
              f"{len(entries)} executed notebook(s) of `notebooks/{paper}/`, {n_claims} claim verdict(s) "
