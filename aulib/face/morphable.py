@@ -50,6 +50,8 @@ CONTOURS = (
 #: points of closed contours treated as endpoints (mouth corners)
 CLOSED_ENDPOINTS = (48, 54, 60, 64)
 MODEL_KEYS = ("mean", "shape_basis", "expr_basis")
+#: bumped when the fit's algorithm changes, so cached fits (:func:`fit_cached`) are redone
+FIT_VERSION = 2
 
 
 def curve_points() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -259,7 +261,8 @@ def project(model: MorphableModel, f_s, f_exp, rotation, translation, focal: flo
 
 
 def fit_landmarks(model: MorphableModel, landmarks, lambda_s: float = LAMBDA_S, lambda_e: float = LAMBDA_E,
-                  iterations: int = 20, focal: float = 10.0, contour: bool = True, tol: float = 1e-7) -> Fit:
+                  iterations: int = 15, focal: float = 10.0, contour: bool = True, tol: float = 1e-4,
+                  dtype=torch.float32) -> Fit:
     """Fit the model to detected landmarks (eq. 3) by Levenberg-Marquardt, all frames at once.
 
     ``landmarks``: (B, 68, 2) pixel coordinates of one image each. Each frame is centred and
@@ -267,17 +270,19 @@ def fit_landmarks(model: MorphableModel, landmarks, lambda_s: float = LAMBDA_S, 
     ``focal`` projects at about unit radius), while the energy is in pixels (residuals times
     ``s``), so the regularisation weights keep eq. 3's meaning (pixel^2 vs coefficient^2).
     ``contour``: point-to-curve distances for the non-endpoint contour landmarks
-    (:data:`CONTOURS`), else point-to-point for all 68. Stops when no frame's energy
-    improves by more than ``tol`` (relative) or after ``iterations``.
+    (:data:`CONTOURS`), else point-to-point for all 68. Stops when every frame has converged
+    (a trial step changed its energy by less than ``tol``, relative, or 1e-3 px^2) or stalled (a
+    rejected step with the damping grown past 1e4), or after ``iterations``. ``dtype``:
+    float32 (default; twice as fast as float64, the coordinates are normalised) or float64.
 
     Returns a :class:`Fit`. Raises ValueError for a shape other than (B, 68, 2) or non-finite input.
     """
-    lm = torch.as_tensor(np.asarray(landmarks, np.float64))
+    dt = dtype
+    lm = torch.as_tensor(np.asarray(landmarks, np.float64)).to(dt)
     if lm.ndim != 3 or lm.shape[1:] != (68, 2):
         raise ValueError(f"fit_landmarks expects (B, 68, 2) landmarks, got {tuple(lm.shape)}")
     if not torch.isfinite(lm).all():
         raise ValueError("fit_landmarks got non-finite landmarks (frames without a face must be left out)")
-    dt = torch.float64
     B = lm.shape[0]
     centre = lm.mean(1, keepdim=True)
     scale = ((lm - centre) ** 2).sum(-1).mean(-1).sqrt().clamp_min(1e-9)        # (B,)
@@ -324,13 +329,14 @@ def fit_landmarks(model: MorphableModel, landmarks, lambda_s: float = LAMBDA_S, 
     r, J = residuals(coef, R, t, True)
     cost = energy(r, coef)
     reg = torch.cat([torch.zeros(6, dtype=dt), lam])
+    done = torch.zeros(B, dtype=torch.bool)
     it = 0
     for it in range(1, iterations + 1):
         A = J.transpose(1, 2) @ J + torch.diag_embed(reg).expand(B, -1, -1)
         g = (J.transpose(1, 2) @ r[..., None])[..., 0]
         g[:, 6:] += lam * coef
         diag = torch.diagonal(A, dim1=1, dim2=2)
-        damped = A + torch.diag_embed(mu[:, None] * diag + 1e-12)
+        damped = A + torch.diag_embed(mu[:, None] * diag + 1e-9)
         step = -torch.linalg.solve(damped, g)
         R_new = _rodrigues(step[:, :3]) @ R
         t_new = t + step[:, 3:6]
@@ -338,18 +344,22 @@ def fit_landmarks(model: MorphableModel, landmarks, lambda_s: float = LAMBDA_S, 
         r_new = residuals(c_new, R_new, t_new, False)
         cost_new = energy(r_new, c_new)
         ok = torch.isfinite(cost_new) & (cost_new < cost)
-        gain = torch.where(ok, (cost - cost_new) / cost.clamp_min(1e-30), torch.zeros_like(cost))
+        # converged: the trial energy differs from the current one by less than tol (relative) or
+        # 1e-3 px^2 (accepted or not: in float32 the last steps flip between both); sticky per frame
+        done |= torch.isfinite(cost_new) & ((cost_new - cost).abs() <= tol * cost + 1e-3)
+        done |= ~ok & (mu >= 1e4)
         R = torch.where(ok[:, None, None], R_new, R)
         t = torch.where(ok[:, None], t_new, t)
         coef = torch.where(ok[:, None], c_new, coef)
         mu = torch.where(ok, (mu / 3).clamp_min(1e-9), (mu * 4).clamp_max(1e9))
         cost = torch.where(ok, cost_new, cost)
-        if ((ok & (gain < tol)) | (~ok & (mu >= 1e9))).all():   # every frame has converged or stalled
+        if done.all():   # every frame has converged or stalled
             break
         r, J = residuals(coef, R, t, True)
     r = residuals(coef, R, t, False)
     rms = ((r ** 2).sum(1) / r.shape[1]).sqrt()
-    return Fit(coef[:, ns:].numpy(), coef[:, :ns].numpy(), R.numpy(), t.numpy(), rms.numpy(), it)
+    return Fit(coef[:, ns:].double().numpy(), coef[:, :ns].double().numpy(), R.double().numpy(), t.double().numpy(),
+               rms.double().numpy(), it)
 
 
 def fit_cached(model: MorphableModel, keys, landmarks, name: str, batch_size: int = 512, **fit_kw) -> np.ndarray:
@@ -359,7 +369,7 @@ def fit_cached(model: MorphableModel, keys, landmarks, name: str, batch_size: in
     from aulib import config as aconfig
 
     keys = [str(k) for k in keys]
-    tag = hashlib.sha256(f"{model.digest()}|{sorted(fit_kw.items())}".encode()).hexdigest()[:16]
+    tag = hashlib.sha256(f"{model.digest()}|{sorted(fit_kw.items())}|{FIT_VERSION}".encode()).hexdigest()[:16]
     path = aconfig.cache_dir("morphable", name) / f"{tag}.npz"
     have: dict[str, np.ndarray] = {}
     if path.is_file():
