@@ -336,6 +336,21 @@ class GleeExperiment(Experiment):
         finally:
             self._mm = None
 
+    def test_across(self, model, source: str, k: str, subjects, aus=None):
+        """:meth:`test_on` for a model trained on dataset ``source`` tested on another dataset
+        ``k`` whose subject IDs reuse the source's numbering (BP4D and BP4D+ both name their
+        subjects F001..., M001...; they are different people, GLEE-Net §4.1 / JAA-Net's
+        BP4D->BP4D+ protocol): the leakage guard compares dataset-qualified IDs for this test
+        (``bp4d/F003`` is not ``F003`` of BP4D+), so a real overlap within ``k`` is still refused."""
+        if source == k:
+            raise ValueError("test_across is for another dataset; use test_on within a dataset")
+        trained = getattr(model, "_aulib_train_subjects", frozenset())
+        model._aulib_train_subjects = frozenset(f"{source}/{s}" for s in trained)
+        try:
+            return self.test_on(model, k, subjects, aus)
+        finally:
+            model._aulib_train_subjects = trained
+
     def test_faces_for(self, model, k, subjects, aus=None):
         """The test set of ``subjects`` as ``model`` reads it (with its 3DMM coefficients if any)."""
         self._mm = getattr(model, "_aulib_morphable", None)
