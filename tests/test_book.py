@@ -54,6 +54,21 @@ def test_book_pages_come_from_the_registry_and_the_manifest(smoke_results, built
     assert "`n_frames=" in tables
     bench = (src / "benchmarks.md").read_text()
     assert "| 4.00 |" in bench and "| 1.00 |" in bench          # 80 / 20 and the yardstick itself
+    # durations: both tutorials train nothing; one column of that kind and the latest run
+    secs = {k: e["seconds"] for k, e in json.loads((smoke_results / "smoke" / "manifest.json").read_text())["notebooks"].items()}
+    assert "| notebook | smoke no training | smoke last |" in bench
+    assert f"| `tutorials/01_au_metrics` | {secs['tutorials/01_au_metrics']:.0f} | {secs['tutorials/01_au_metrics']:.0f} |" in bench
+
+
+def test_run_kind_tells_cold_from_warm_runs():
+    from datetime import datetime, timezone
+
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    old, new = {"trained": "2025-12-31T10:00:00+00:00"}, {"trained": "2026-01-01T11:59:00+00:00"}
+    assert runner.run_kind([], 100, now) == "no training"
+    assert runner.run_kind([old], 100, now) == "warm"            # read back from the run cache
+    assert runner.run_kind([old, new], 100, now) == "cold"       # trained during these 100 s
+    assert runner.run_kind([new], 30, now) == "warm"             # trained before this run started
 
 
 def test_book_refuses_a_profile_without_executed_notebooks(tmp_path):

@@ -292,6 +292,29 @@ def bench_rows(bench: dict) -> list[dict]:
     return rows
 
 
+DURATION_KINDS = ("cold", "warm", "no training", "last")
+
+
+def duration_table(results_root: Path) -> tuple[list[tuple[str, str]], dict[str, dict]]:
+    """Columns ``(profile, kind)`` present and ``{notebook: {(profile, kind): seconds}}`` from every
+    profile's manifest (``durations`` kept by the runner, :func:`.runner.run_kind`; ``last`` = ``seconds``)."""
+    table: dict[str, dict] = {}
+    for p in config.PROFILES:
+        if not (results_root / p / "manifest.json").is_file():
+            continue
+        for nb_id, e in load_manifest(results_root / p).get("notebooks", {}).items():
+            if e.get("status") != "ok":
+                continue
+            row = table.setdefault(nb_id, {})
+            for kind, d in (e.get("durations") or {}).items():
+                row[(p, kind)] = float(d["seconds"])
+            if e.get("seconds") is not None:
+                row[(p, "last")] = float(e["seconds"])
+    present = {c for row in table.values() for c in row}
+    cols = [(p, k) for p in config.PROFILES for k in DURATION_KINDS if (p, k) in present]
+    return cols, table
+
+
 def benchmarks_page(results_root: Path, profile: str) -> str:
     lines = ["# Benchmarks", ""]
     bench_path = results_root / "bench.json"
@@ -316,20 +339,19 @@ def benchmarks_page(results_root: Path, profile: str) -> str:
     else:
         lines += ["No `results/bench.json` yet: run `make bench`.", ""]
     lines += ["## Notebook durations", "",
-              "Seconds of each notebook's last successful run, from each profile's `manifest.json` (a cached "
-              "rerun skips a notebook in well under a second).", ""]
-    profiles = [p for p in config.PROFILES if (results_root / p / "manifest.json").is_file()]
-    table: dict[str, dict] = {}
-    for p in profiles:
-        for nb_id, e in load_manifest(results_root / p).get("notebooks", {}).items():
-            if e.get("status") == "ok":
-                table.setdefault(nb_id, {})[p] = e.get("seconds")
+              "Seconds per notebook from each profile's `manifest.json`: *cold* is its latest run that trained "
+              "a model (the run cache did not have it), *warm* its latest run that read every trained model back "
+              "from the run cache, *no training* a notebook that trains nothing; *last* is the latest run of any "
+              "kind. A rerun with nothing changed is skipped in well under a second. The totals are what "
+              "`make workbook` takes for the notebooks measured in that column.", ""]
+    cols, table = duration_table(results_root)
     if table:
-        lines += ["| notebook | " + " | ".join(profiles) + " |", "| --- |" + " ---: |" * len(profiles)]
+        lines += ["| notebook | " + " | ".join(f"{p} {k}" for p, k in cols) + " |", "| --- |" + " ---: |" * len(cols)]
         for nb_id in sorted(table):
-            lines.append(f"| `{nb_id}` | " + " | ".join(f"{table[nb_id].get(p, '–')}" for p in profiles) + " |")
-        lines.append("| **total** | " + " | ".join(
-            f"**{sum(v.get(p) or 0 for v in table.values()):.0f}**" for p in profiles) + " |")
+            lines.append(f"| `{nb_id}` | " + " | ".join(f"{table[nb_id][c]:.0f}" if c in table[nb_id] else "–"
+                                                     for c in cols) + " |")
+        lines.append("| **total** | " + " | ".join(f"**{sum(v[c] for v in table.values() if c in v):.0f}**"
+                                                 for c in cols) + " |")
     lines.append("")
     return "\n".join(lines)
 

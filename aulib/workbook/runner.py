@@ -612,6 +612,8 @@ def _update_manifest(results: Path, planned, outcomes: dict[str, Outcome]) -> No
                 files.append({"path": f"{nb.paper}/{fname}", "sha256": sha256_file(p),
                               "kind": art["kind"], "name": art["name"]})
         key = cache_key(nb, params, rec)
+        durations = dict(manifest["notebooks"].get(nb.id, {}).get("durations", {}))
+        durations[run_kind(rec.get("runs", []), oc.seconds)] = {"seconds": oc.seconds, "finished": manifest["updated"]}
         manifest["notebooks"][nb.id] = {
             "status": "ok", "title": nb.title, "params": {k: v for k, v in params.items()
                                                           if k != "output_dir"},
@@ -619,13 +621,30 @@ def _update_manifest(results: Path, planned, outcomes: dict[str, Outcome]) -> No
             "cache": key, "artifact_files": files,
             "executed_notebook": f"{nb.paper}/{nb.stem}.ipynb",
             "claims": len(rec.get("claims", [])), "git_commit": manifest["git_commit"],
-            "runs": rec.get("runs", []),
+            "runs": rec.get("runs", []), "durations": durations,
         }
     for entry in manifest["notebooks"].values():   # staleness against the code on disk now
         entry["runs"] = run_staleness(entry.get("runs", []))
         entry["stale_runs"] = [r["run"] for r in entry["runs"] if r["stale"]]
         entry["stale"] = bool(entry["stale_runs"])
     _write_atomic(results / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def run_kind(runs: list[dict], seconds: float, now: datetime | None = None) -> str:
+    """How a notebook execution that took ``seconds`` and ended ``now`` used the run cache:
+    ``"cold"`` when it trained one of the ``runs`` it read (trained after it started), ``"warm"``
+    when it read every run back, ``"no training"`` when it read none. The manifest keeps each
+    notebook's latest duration of each kind (``durations``), which the book's benchmarks page shows."""
+    if not runs:
+        return "no training"
+    start = (now or datetime.now(timezone.utc)).timestamp() - seconds
+    for r in runs:
+        try:
+            if datetime.fromisoformat(r["trained"]).timestamp() >= start - 1:
+                return "cold"
+        except (KeyError, TypeError, ValueError):
+            continue
+    return "warm"
 
 
 def write_index(results: Path) -> Path:
