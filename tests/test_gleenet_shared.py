@@ -59,6 +59,7 @@ def test_claims_use_the_seed_spread():
     assert c["holds"] is False and "not below" in c["evidence"]
     c = gp.claim_all_below_full(rows, {"full": 0.2, "no_3dgb": 0.5, "no_tc": 1.0}, "t", "s")
     assert c["holds"] is True
+    assert gp.claim_all_below_full(rows, {"full": 0.0, "no_3dgb": 0.0, "no_tc": 0.0}, "t", "s")["holds"] is None
     assert gp.claim_beats(60.0, {}, "t", "s")["holds"] is None
     assert gp.claim_beats(60.0, {"DRML": 61.0}, "t", "s")["holds"] is False
     assert gp.claim_lowest({"a": 1.0, "b": 0.5}, "b", "t", "s")["holds"] is True

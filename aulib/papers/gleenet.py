@@ -437,6 +437,9 @@ def claim_all_below_full(rows: dict, spread: dict, text: str, source: str) -> di
     rows' seed standard deviations (``spread``) times :data:`NOISE_SD`; a smaller gap counts as
     "not below" (noise). ``rows``: {row: mean F1} with ``"full"``."""
     full = rows["full"]
+    if not any(v > 0 for v in spread.values()):
+        return _claim(text, None, "one seed per row: no spread to tell a difference from noise (run n_seeds >= 2); "
+                      + ", ".join(f"{ABLATIONS[r][0]} {v:.1f}" for r, v in rows.items()), source)
     verdict, parts = True, []
     for r, v in rows.items():
         if r == "full":
