@@ -3,8 +3,9 @@
 The check of a notebook's inputs before its first run (:func:`check_inputs`); the deviation
 table (:func:`deviation_table`); the baselines trained beside FG-Net (:data:`BASELINES`,
 :func:`baseline_setup`, :func:`baseline_kwargs`, :func:`baseline_note`); figure helpers
-(:func:`heatmap_rows_figure`, the heatmap explorer); and the computations of the paper's
-claims. The network, its ablation switches and its checkpoint loaders are in
+(:func:`heatmap_rows_figure`, the heatmap explorer); Table 3's runs scored as they finish
+(:func:`ablation_runs`) and Figure 7's models read back one at a time (:func:`figure7_rows`);
+and the computations of the paper's claims. The network, its ablation switches and its checkpoint loaders are in
 :mod:`aulib.models.fgnet`.
 
 Every ``claim_*`` function tests one sentence of the paper, at the strictness the paper
@@ -264,6 +265,91 @@ def baseline_setup(exp, name: str, dataset: str, imagenet=None, ffhq_root=None,
                                        backbone=pretrain_backbone_name(exp.profile), input_size=kw["input_size"],
                                        weights=imagenet)
     return BASELINE_MODEL[name], baseline_kwargs(name, exp.profile, dataset, weights=imagenet, backbone_weights=backbone)
+
+
+def ablation_runs(exp, variants: dict, folds: dict, seeds, config) -> tuple[dict, dict, dict]:
+    """Table 3's runs, scored as they finish: each variant trained on each source dataset's fold
+    once per seed, tested within domain (the fold's test subjects) and across (every subject of
+    the other dataset, on the AUs both label). Only the scores are kept - never the models (at
+    the paper's shapes ~1.3 GB each; 6 variants x 2 sources would not fit beside a training run):
+    :meth:`~aulib.train.recipes.Experiment.train_and_test`; :func:`figure7_rows` reads the models
+    back from their run folders when drawing.
+
+    Args:
+        exp: the notebook's :class:`aulib.train.recipes.Experiment` (model ``fgnet``).
+        variants: {variant name: FGNet options (``head=``, ``drop_group=``)}.
+        folds: {source dataset: the fold trained}, exactly two datasets (each one's target is
+            the other).
+        seeds: training seeds; ``config``'s seed is replaced by each.
+        config: the :class:`aulib.train.TrainConfig` of every run.
+
+    Returns:
+        ``(f1, spread, runs)``: ``f1[(variant, source, "within" | "cross")]`` per-AU F1 (percent,
+        with ``Avg``) averaged over the seeds; ``spread[...]`` the std over the seeds of the
+        average F1; ``runs[(variant, source)]`` the run folder of the first seed's run.
+
+    Raises:
+        ValueError: ``folds`` does not name two datasets, or ``seeds`` is empty.
+    """
+    import dataclasses
+
+    import pandas as pd
+
+    from aulib.data import protocols
+
+    if len(folds) != 2:
+        raise ValueError(f"folds must name two source datasets (each tested on the other), got {list(folds)}")
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds is empty; give at least one training seed (e.g. [0])")
+    f1, spread, runs = {}, {}, {}
+    for v, opts in variants.items():
+        for src, fold in folds.items():
+            tgt = next(k for k in folds if k != src)
+            tests = {"within": (src, fold.test),
+                     "cross": (tgt, exp.subjects(tgt), list(protocols.shared_aus(src, tgt)))}
+            per_seed = {kind: [] for kind in tests}
+            for s in seeds:
+                preds, run_dir = exp.train_and_test(src, fold, tests, f"{v}_{src} seed={s}",
+                                                    config=dataclasses.replace(config, seed=s), **opts)
+                runs.setdefault((v, src), run_dir)
+                for kind, p in preds.items():
+                    per_seed[kind].append(p.f1())
+            for kind, values in per_seed.items():
+                f1[(v, src, kind)] = pd.concat(values, axis=1).mean(axis=1)
+                spread[(v, src, kind)] = float(np.std([x["Avg"] for x in values]))
+    return f1, spread, runs
+
+
+def figure7_rows(exp, runs: dict, item: dict, aus) -> tuple:
+    """Figure 7's rows on one face: each run's model read back from its folder
+    (:meth:`~aulib.train.recipes.Experiment.load_run`), asked for its heatmaps, then let go
+    before the next is read, so one model is held at a time.
+
+    Args:
+        exp: the :class:`aulib.train.recipes.Experiment` the runs were trained by.
+        runs: {row label: run folder} of heatmap-predicting FG-Net variants.
+        item: an aligned face (``image`` (3, H, W), ``au`` (len(aus),) labels on ``aus``).
+        aus: the AUs shown (each model reads these of its outputs).
+
+    Returns:
+        ``(image, gt, rows)``: the face as the model saw it (H, W, 3), ground-truth maps
+        (len(aus), h, w; +1 active, -1 inactive, from ``item``'s labels) and
+        [(label, predicted maps (len(aus), h, w))]; ``(None, None, [])`` when ``runs`` is empty.
+    """
+    import torch
+
+    sign = np.where(item["au"].numpy() > 0.5, 1.0, -1.0)[:, None, None]
+    image, gt, rows = None, None, []
+    for label, run_dir in runs.items():
+        model = exp.load_run(run_dir)
+        sub = [model.aus.index(a) for a in aus]
+        with torch.no_grad():   # targets all-inactive, re-signed by the item's labels below
+            ex = model.explain({**item, "au": item["au"].new_zeros(len(model.aus))})
+        del model
+        image, gt = ex["image"], np.abs(ex["target"][sub]) * sign
+        rows.append((label, ex["pred"][sub]))
+    return image, gt, rows
 
 
 # ---------------------------------------------------------------------------------------

@@ -35,8 +35,10 @@ from torch.utils.data import Subset
 from aulib import config as aconfig
 
 from . import checkpoint as ck
-from .loop import FitResult, TrainConfig, fit
+from .loop import BEST, LAST, FitResult, TrainConfig, fit
 
+# A completed run whose last.pt was dropped (cached_fit(keep_last=False)) is recorded here
+DONE = "done.json"
 # TrainConfig fields that do not change a run's result (where it runs, how it reports)
 _NOT_RESULT = ("progress", "device", "num_workers")
 
@@ -157,7 +159,8 @@ def _run_lock(key: str):
 
 
 def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: TrainConfig, profile: str,
-               group: str, train_index, val_index=None, data_root=None, landmarks: str = "truth") -> tuple:
+               group: str, train_index, val_index=None, data_root=None, landmarks: str = "truth",
+               keep_last: bool = True) -> tuple:
     """Train ``model_name(**model_kwargs)`` (or read the finished run) in the shared run cache.
 
     The run folder is ``config.cache_dir("runs", profile, group, key)`` with ``key`` from
@@ -173,7 +176,18 @@ def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: Tr
     :class:`StaleRunWarning`, or retrained from scratch when the environment variable
     ``AULIB_RETRAIN_STALE`` is set. Every run handed out is noted with
     :func:`aulib.config.note_run` (key, model, when trained, code then and now, stale), so the
-    notebook's run record and the workbook manifest show it.
+    notebook's run record and the workbook manifest show it. The model remembers its run folder
+    (``model._aulib_run_dir``), from which :func:`load_run` reads it back later.
+
+    ``keep_last=False`` deletes the run's ``last.pt`` (the full training state: weights, optimizer
+    moments, RNG: most of the ~4.8 GB a paper-size FG-Net run writes) once the run has
+    completed - after :func:`aulib.train.fit` returned, so ``best.pt`` and ``history.csv`` are
+    written - and records the completed run in ``done.json`` (best epoch, validation F1,
+    history). A run read back without ``last.pt`` but with ``done.json`` is loaded from
+    ``best.pt`` without calling :func:`~aulib.train.fit` (which would otherwise start over). An
+    interrupted run never gets there: its ``last.pt`` stays and the next call resumes from it.
+    The file is dropped whatever ``keep_last`` the run was trained with, never restored; code
+    that reads ``last.pt`` afterwards (loss traces) needs runs kept with ``keep_last=True``.
     """
     import os
     import shutil
@@ -207,13 +221,66 @@ def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: Tr
                                         "code": code}, indent=1, sort_keys=True))
         aconfig.seed_everything(config.seed)
         model = ck.create_model(model_name, **model_kwargs)
-        res: FitResult = fit(model, train_ds, val_ds, config, run_dir)
+        if (run_dir / DONE).is_file() and not (run_dir / LAST).is_file() and (run_dir / BEST).is_file():
+            res = _read_completed(model, config, run_dir)       # last.pt dropped: fit would start over
+        else:
+            res: FitResult = fit(model, train_ds, val_ds, config, run_dir)
+        if not keep_last and (run_dir / LAST).is_file() and int(os.environ.get("RANK", "0")) == 0:
+            _drop_last(res, config, run_dir)
+    model._aulib_run_dir = Path(run_dir)
     trained = datetime.fromtimestamp(Path(res.checkpoint).stat().st_mtime, timezone.utc)
     aconfig.note_run(run_dir, {"key": key, "model": model_name, "group": group, "profile": profile,
                                "trained": trained.isoformat(timespec="seconds"), "code": then,
                                "code_now": aconfig.code_digests(then), "stale": bool(changed),
                                "changed": changed, "retrained": retrained})
     return model, res, Path(run_dir)
+
+
+def _drop_last(res: FitResult, config: TrainConfig, run_dir: Path) -> None:
+    """Record a completed run in ``done.json`` (written atomically), then delete its ``last.pt``."""
+    import os
+    import tempfile
+
+    done = {"epochs": config.epochs, "best_epoch": res.best_epoch, "best_val_f1": res.best_val_f1,
+            "history": res.history.to_dict("records")}
+    fd, tmp = tempfile.mkstemp(prefix=f".{DONE}.", suffix=".tmp", dir=run_dir)
+    with os.fdopen(fd, "w") as f:
+        json.dump(done, f, indent=1)
+    os.replace(tmp, run_dir / DONE)
+    (run_dir / LAST).unlink()
+
+
+def _read_completed(model, config: TrainConfig, run_dir: Path) -> FitResult:
+    """A completed run whose ``last.pt`` was dropped: ``best.pt`` loaded into ``model`` (on the
+    device :func:`aulib.train.fit` would leave it on) and the :class:`FitResult` from ``done.json``."""
+    import pandas as pd
+    import torch
+
+    from . import distributed as dist
+    from .loop import _resolve_flags
+
+    done = json.loads((run_dir / DONE).read_text())
+    if int(done["epochs"]) != int(config.epochs):
+        raise ValueError(f"{run_dir / DONE} records {done['epochs']} epochs but the configuration asks for "
+                         f"{config.epochs}; the run folder does not belong to this configuration - delete it")
+    device = aconfig.resolve_device(config.device)
+    device = dist.local_device(device, dist.setup(device))
+    ck.load_model(run_dir / BEST, model=model, map_location="cpu")
+    net = ck.unwrap(model).to(device)
+    if _resolve_flags(config, device)[2]:
+        net.to(memory_format=torch.channels_last)
+    return FitResult(best_epoch=int(done["best_epoch"]), history=pd.DataFrame(done["history"]),
+                     checkpoint=run_dir / BEST, last=run_dir / LAST, best_val_f1=float(done["best_val_f1"]),
+                     resumed_from=int(done["epochs"]), init=ck.init_note(net))
+
+
+def load_run(run_dir, device: str = "cpu"):
+    """The trained model of a run folder of the run cache (``<run_dir>/best.pt``, rebuilt by
+    :func:`aulib.train.checkpoint.load_model`), on ``device``, in eval mode - so a notebook holds
+    a model only while it draws from it (``run_dir``: ``model._aulib_run_dir`` of a model
+    :func:`cached_fit` handed out). Raises FileNotFoundError naming the file when it is absent."""
+    model = ck.load_model(Path(run_dir) / BEST, map_location="cpu")
+    return model.to(aconfig.resolve_device(device)).eval()
 
 
 def pretrained_backbone(images_root, labels, config: TrainConfig, profile: str, backbone: str = "resnet50",
@@ -304,12 +371,18 @@ class Experiment:
         device: where predictions run.
         group: run-cache folder prefix (``<group>/<dataset>``).
         verbose: print one line per trained run.
+        keep_last: keep each run's ``last.pt`` once it completed (:func:`cached_fit`);
+            ``False`` deletes it, keeping ``best.pt`` (the paper check's cut does).
+
+    A notebook that trains many runs keeps their scores, not their models:
+    :meth:`train_and_test` returns the predictions and the run folder, and :meth:`load_run`
+    reads a model back from that folder when a figure needs it.
     """
 
     def __init__(self, roots: dict, profile: str, config: TrainConfig, model: str = "fgnet",
                  base_kwargs: dict | None = None, image_size: int = 256, alignment: str = "ffhq",
                  max_test_frames: int = 0, seed: int = 0, device: str = "cpu", group: str = "notebooks",
-                 verbose: bool = True, landmarks: str = "truth"):
+                 verbose: bool = True, landmarks: str = "truth", keep_last: bool = True):
         from aulib import data as D
         from aulib.face.landmarks import landmark_source
 
@@ -321,7 +394,7 @@ class Experiment:
         self.base_kwargs = dict(base_kwargs or {})
         self.image_size, self.alignment = int(image_size), alignment
         self.max_test_frames, self.seed, self.device = int(max_test_frames), int(seed), device
-        self.group, self.verbose = group, verbose
+        self.group, self.verbose, self.keep_last = group, verbose, bool(keep_last)
         self._aligned: dict = {}
 
     # -- data ----------------------------------------------------------------------------
@@ -403,11 +476,30 @@ class Experiment:
         va = self.frames(k, fold.val, max_frames=self.max_test_frames) if fold.val else None
         model, res, run_dir = cached_fit(name, kw, self.faces_of(tr), None if va is None else self.faces_of(va),
                                          config or self.config, self.profile, f"{self.group}/{k}", tr, va,
-                                         data_root=self.roots[k], landmarks=self.landmarks)
+                                         data_root=self.roots[k], landmarks=self.landmarks,
+                                         keep_last=self.keep_last)
         if self.verbose:
             print(f"{tag or name}: {name} on {len(tr)} frames, best epoch {res.best_epoch} "
                   f"(validation F1 {res.best_val_f1:.1f}), run {run_dir.name}")
         return model
+
+    def train_and_test(self, k: str, fold, tests: dict, tag: str = "", name: str | None = None,
+                       train_index=None, config: TrainConfig | None = None, **variant) -> tuple[dict, Path]:
+        """:meth:`train_on` then :meth:`test_on` for each of ``tests``, letting the model go.
+
+        ``tests``: {name: (dataset, subjects)} or {name: (dataset, subjects, aus)}. Returns
+        ({name: :class:`Predictions`}, run folder); the model itself is not kept (at FG-Net's paper
+        shapes each one holds ~1.3 GB), :meth:`load_run` reads it back from the run folder.
+        """
+        model = self.train_on(k, fold, tag, name=name, train_index=train_index, config=config, **variant)
+        run_dir = model._aulib_run_dir
+        preds = {t: self.test_on(model, *spec) for t, spec in tests.items()}
+        return preds, run_dir
+
+    def load_run(self, run_dir):
+        """The trained model of ``run_dir`` (from :meth:`train_and_test`) on the experiment's
+        device (:func:`load_run`)."""
+        return load_run(run_dir, self.device)
 
     def test_on(self, model, k: str, subjects, aus=None):
         """:class:`Predictions` of a trained model on dataset k's subjects, optionally read on

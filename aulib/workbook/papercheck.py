@@ -63,6 +63,7 @@ CUT = {
     "max_test_frames": 4,      # frames per test set
     "n_folds": 1,              # folds run of the protocol's three
     "seeds": "0",              # one training seed
+    "keep_last": False,        # delete a completed run's last.pt (optimizer state; most of a paper FG-Net run's ~4.8 GB)
 }
 #: SynthAU's size set for the check (aulib.synth.store.CHECK_PROFILE; a test keeps them equal)
 SYNTH_CHECK = "paper-check"
