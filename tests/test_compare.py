@@ -51,3 +51,10 @@ def test_cross_domain_claim_needs_the_best_f1_in_each_direction():
     assert holds is False and "b->a: FG-Net 18.0, best DRML 19.0" in evidence
     only = _cross((30, 20), (25, 19)).query("method == 'FG-Net'")
     assert C.cross_domain_best(only)[0] is None
+
+
+def test_claims_come_from_the_chosen_methods_entries():
+    res = _cross((30, 20), (25, 19))
+    out = C.claims(res, ["fgnet", "drml"])
+    assert [c["holds"] for c in out] == [True] and out[0]["claim"].startswith("FG-Net has the highest cross-domain F1")
+    assert C.claims(res, ["drml"]) == []

@@ -52,7 +52,10 @@ class Method:
     experiment: ``context -> Experiment`` for that notebook (shared by the methods of one notebook);
     headline: ``{(protocol, source, target): (paper, table, dataset, method_key)}`` — where the
     reported-numbers store holds the paper's own Avg F1 for the method;
-    bench: the label its rows carry in ``results/bench.json`` (e.g. ``"FG-Net"``).
+    bench: the label its rows carry in ``results/bench.json`` (e.g. ``"FG-Net"``);
+    claims: ``results -> [dict(claim, holds, evidence, source)]`` — the paper's comparative claims
+    this common protocol can test, computed from :func:`compare`'s table (``holds`` None when it
+    cannot: :func:`claims` passes them to ``run.claim``).
     """
 
     key: str
@@ -63,6 +66,7 @@ class Method:
     experiment: Callable = field(repr=False, default=None)
     headline: dict = field(default_factory=dict)
     bench: str = ""
+    claims: Callable | None = field(repr=False, default=None)
 
 
 @dataclass
@@ -151,8 +155,16 @@ def _fgnet_headline(key: str) -> dict:
             ("cross", "bp4d", "disfa"): ("fgnet", "Table 2", "BP4D->DISFA", key)}
 
 
+def _fgnet_claims(results: pd.DataFrame) -> list[dict]:
+    holds, evidence = cross_domain_best(results, "FG-Net")
+    return [dict(claim="FG-Net has the highest cross-domain F1 in each direction (DISFA→BP4D, BP4D→DISFA) of the "
+                       "methods compared", holds=holds, evidence=evidence,
+                 source="FG-Net Table 2 / Section 4.3 (Cross-domain Evaluation), tested on the common protocol")]
+
+
 BUILT_IN = [
-    Method("fgnet", "FG-Net", "fgnet", FGNET_NOTEBOOK, _fgnet_setup, fgnet_experiment, _fgnet_headline("fgnet"), "FG-Net"),
+    Method("fgnet", "FG-Net", "fgnet", FGNET_NOTEBOOK, _fgnet_setup, fgnet_experiment, _fgnet_headline("fgnet"), "FG-Net",
+           _fgnet_claims),
     Method("drml", "DRML (shared baseline)", "fgnet", FGNET_NOTEBOOK, _baseline("drml"), fgnet_experiment,
            _fgnet_headline("drml"), "drml"),
     Method("megraph", "ME-GraphAU-style (shared baseline)", "fgnet", FGNET_NOTEBOOK, _baseline("megraph"),
@@ -259,6 +271,13 @@ def efficiency(ctx: Context, chosen: list[str], bench_path: Path | None = None) 
                     "GFLOPs": pick("", "GFLOPs"), "CPU train images/s": pick("train", "images/s"),
                     "CPU inference images/s": pick("inference", "images/s")})
     return pd.DataFrame(out)
+
+
+def claims(results: pd.DataFrame, chosen: list[str]) -> list[dict]:
+    """The comparative claims of the chosen methods' papers (:attr:`Method.claims`), each computed
+    from ``results``; a method without claims adds none."""
+    registry = methods()
+    return [c for k in chosen if registry[k].claims for c in registry[k].claims(results)]
 
 
 def cross_domain_best(results: pd.DataFrame, method: str = "FG-Net") -> tuple[bool | None, str]:
