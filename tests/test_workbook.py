@@ -147,6 +147,25 @@ def test_failure_is_kept_others_complete_then_cache_and_rerun(tree):
     assert runner.plan("smoke", "demo/bad", None, nbdir, results, force=True)[0][3] is False
 
 
+def test_executed_notebook_names_its_final_folder_not_the_staging_one(tmp_path):
+    """papermill's injected-parameters cell said output_dir = ".../.staging/<id>", a folder the runner
+    deletes; the notebook moved into place names the folder its results are in."""
+    nbdir, results = tmp_path / "notebooks", tmp_path / "results"
+    write_notebook(nbdir / "demo", "good")
+    (outcome,) = runner.run("smoke", notebooks_dir=nbdir, results=results, quiet=True)
+    assert outcome.status == "ok"
+    final = results / "smoke" / "demo"
+    nb = nbformat.read(final / "good.ipynb", as_version=4)
+    (injected,) = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert ".staging" not in injected.source and ".staging" not in json.dumps(nb.metadata["papermill"])
+    values = {}
+    exec(injected.source, values)      # the cell as a reader reruns it: the final folder, n_rows as run
+    assert values["output_dir"] == str(final) and values["n_rows"] == 2 and values["profile"] == "smoke"
+    assert nb.metadata["papermill"]["parameters"]["output_dir"] == str(final)
+    assert nb.metadata["papermill"]["output_path"] == str(final / "good.ipynb")
+    assert (final / "good_table.csv").is_file() and not (results / "smoke" / ".staging").exists()
+
+
 def test_cli_exits_non_zero_with_a_summary(tree):
     nbdir, results = tree
     env = dict(os.environ, AULIB_NOTEBOOKS=str(nbdir), AULIB_RESULTS=str(results))

@@ -560,6 +560,28 @@ def _on_failure(nb, stage, results, err, secs, quiet) -> Outcome:
     return Outcome(nb.id, "failed", secs, msg if dead else f"{msg} — in {cell}" if where else msg)
 
 
+def _unstage_notebook(src: Path, dst: Path, stage: Path, final: Path, final_nb: Path) -> None:
+    """Write the executed notebook ``src`` to ``dst`` with the staging folder it ran in replaced by
+    the folder its results were moved to: the ``output_dir`` value in papermill's cell tagged
+    ``injected-parameters`` (``output_dir = "<results>/<profile>/.staging/<id>"`` becomes
+    ``"<results>/<profile>/<paper>"``), papermill's record of the parameters and its output path.
+    The value is matched as papermill's Python translator wrote it; other cells are left as run."""
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    doc = nbformat.read(src, as_version=nbformat.NO_CONVERT)
+    old, new = PythonTranslator.translate_str(str(stage)), PythonTranslator.translate_str(str(final))
+    for cell in doc.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = cell.source.replace(f"output_dir = {old}", f"output_dir = {new}")
+    pm = doc.metadata.get("papermill", {})
+    if pm.get("parameters", {}).get("output_dir") == str(stage):
+        pm["parameters"]["output_dir"] = str(final)
+    if "output_path" in pm:
+        pm["output_path"] = str(final_nb)
+    nbformat.write(doc, dst)
+
+
 def _on_success(nb, params, stage, results, secs) -> Outcome:
     rec_path = stage / RUN_RECORD
     if not rec_path.is_file():
@@ -581,7 +603,10 @@ def _on_success(nb, params, stage, results, secs) -> Outcome:
     for src, dst in ((stage / f"{nb.stem}.ipynb", paper_dir / f"{nb.stem}.ipynb"),
                      (rec_path, paper_dir / f"{nb.stem}.run.json")):
         tmp = dst.with_name(f".{dst.name}.tmp")
-        shutil.copyfile(src, tmp)
+        if src.suffix == ".ipynb":
+            _unstage_notebook(src, tmp, stage, paper_dir, dst)
+        else:
+            shutil.copyfile(src, tmp)
         os.replace(tmp, dst)
     failed = paper_dir / f"{nb.stem}.failed.ipynb"
     if failed.exists():
