@@ -374,7 +374,7 @@ def _load_piap_state(model: PIAP, path) -> str:
     return f"piap run {p.parent.name}" + (" (new AU head)" if new_head else "")
 
 
-@register("piapdf", output="logits (B, n_aus)",
+@register("piapdf", output="AU logits [B, n_aus] in eval mode; in training a dict of the loss inputs (logits, v_AU, PI maps, v_P)",
           paper="Tang et al., ICCV 2021 (PIAP-DF): EfficientNet-B1 + PI / AP / DF switches",
           tiny_kwargs={"aus": ["AU1", "AU2", "AU12"], "arch": "efficientnet_b1", "input_size": 64})
 def piapdf(aus=BP4D_AUS,                 # AU names predicted, in output order
