@@ -58,3 +58,21 @@ def test_claims_come_from_the_chosen_methods_entries():
     out = C.claims(res, ["fgnet", "drml"])
     assert [c["holds"] for c in out] == [True] and out[0]["claim"].startswith("FG-Net has the highest cross-domain F1")
     assert C.claims(res, ["drml"]) == []
+
+
+def test_run_sources_name_the_notebooks_that_read_the_same_run(tmp_path, monkeypatch):
+    import json
+
+    from aulib import config
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"notebooks": {
+        "fgnet/01_within_domain": {"runs": [{"key": "k1"}, {"key": "k2"}]},
+        "fgnet/02_cross_domain": {"runs": [{"key": "k1"}]},
+        "compare/00_side_by_side": {"runs": [{"key": "k1"}, {"key": "k3"}]}}}))
+    monkeypatch.setattr(config, "_RUNS", {})
+    config.note_run(tmp_path / "r1", {"key": "k1", "model": "fgnet", "trained": "t"})
+    config.note_run(tmp_path / "r3", {"key": "k3", "model": "drml", "trained": "t"})
+    df = C.run_sources(tmp_path)
+    assert df.to_dict("records") == [
+        {"run": "r1", "model": "fgnet", "trained": "t", "also read by": "fgnet/01_within_domain, fgnet/02_cross_domain"},
+        {"run": "r3", "model": "drml", "trained": "t", "also read by": "–"}]

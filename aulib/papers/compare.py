@@ -273,6 +273,26 @@ def efficiency(ctx: Context, chosen: list[str], bench_path: Path | None = None) 
     return pd.DataFrame(out)
 
 
+def run_sources(profile_results: Path, notebook: str = "compare/00_side_by_side") -> pd.DataFrame:
+    """The trained runs this kernel read (``aulib.config.noted_runs``: each cached run the
+    comparison trained or read back), each with the other notebooks of the profile's manifest
+    (``profile_results/manifest.json``) that read the same run (same run key) — so a reader sees
+    which numbers come from the paper notebooks' own models. Columns ``[run, model, trained,
+    also read by]``; "–" where no other notebook has read it (trained for the comparison, or the
+    paper notebook has not run at this profile)."""
+    from aulib import config
+    from aulib.workbook.runner import load_manifest
+
+    by_key: dict = {}
+    for nb_id, e in load_manifest(Path(profile_results)).get("notebooks", {}).items():
+        for r in e.get("runs", []):
+            if nb_id != notebook:
+                by_key.setdefault(r.get("key"), set()).add(nb_id)
+    return pd.DataFrame([{"run": Path(r["run"]).name, "model": r.get("model"), "trained": r.get("trained"),
+                          "also read by": ", ".join(sorted(by_key.get(r.get("key"), ()))) or "–"}
+                         for r in config.noted_runs()], columns=["run", "model", "trained", "also read by"])
+
+
 def claims(results: pd.DataFrame, chosen: list[str]) -> list[dict]:
     """The comparative claims of the chosen methods' papers (:attr:`Method.claims`), each computed
     from ``results``; a method without claims adds none."""
