@@ -76,3 +76,13 @@ def test_run_sources_name_the_notebooks_that_read_the_same_run(tmp_path, monkeyp
     assert df.to_dict("records") == [
         {"run": "r1", "model": "fgnet", "trained": "t", "also read by": "fgnet/01_within_domain, fgnet/02_cross_domain"},
         {"run": "r3", "model": "drml", "trained": "t", "also read by": "–"}]
+
+
+def test_context_passes_only_what_a_paper_notebook_declares_and_sets():
+    ctx = C.Context("smoke", overrides={"epochs": 0, "max_iters": 3, "imagenet_resnet": "", "methods": "x",
+                                        "keep_last": False})
+    p = ctx.params("fgnet/01_within_domain")
+    default = C.notebook_params("fgnet/01_within_domain", "smoke")
+    assert p["max_iters"] == 3 and p["epochs"] == default["epochs"]       # 0 = the notebook's own value
+    assert "methods" not in p                                              # not declared by fgnet/01
+    assert p.get("keep_last", False) is False                              # a bool is passed as given

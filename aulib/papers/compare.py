@@ -73,8 +73,8 @@ class Method:
 class Context:
     """What the comparison runs with: profile, seed, device, data root, and ``overrides`` —
     parameter values given to every paper notebook that declares them (published files at the
-    paper profile; the paper check's cut of epochs / iterations / batch / test frames); empty or
-    zero values are left out (the paper notebook's own value holds). Experiments are built once
+    paper profile; the paper check's cut of epochs / iterations / batch / test frames, ``keep_last``);
+    empty or zero values are left out (the paper notebook's own value holds), booleans always passed. Experiments are built once
     per notebook and kept here."""
 
     profile: str
@@ -86,7 +86,8 @@ class Context:
 
     def params(self, notebook: str) -> dict:
         """``notebook``'s parameters at this profile with the overrides it declares."""
-        return notebook_params(notebook, self.profile, {k: v for k, v in self.overrides.items() if v})
+        given = {k: v for k, v in self.overrides.items() if isinstance(v, bool) or v not in ("", 0, None)}
+        return notebook_params(notebook, self.profile, given)
 
     def experiment(self, m: Method):
         if m.notebook not in self.experiments:
@@ -132,7 +133,8 @@ def fgnet_experiment(ctx: Context):
                       amp=p["amp"], device=ctx.device, progress=False)
     return recipes.Experiment(roots, ctx.profile, cfg, "fgnet", base, image_size=base.get("input_size", 256),
                               alignment="ffhq", max_test_frames=p["max_test_frames"], seed=p["seed"],
-                              device=ctx.device, group="fgnet-notebooks", landmarks=p["landmarks"], verbose=False)
+                              device=ctx.device, group="fgnet-notebooks", landmarks=p["landmarks"], verbose=False,
+                              keep_last=p.get("keep_last", ctx.overrides.get("keep_last", True)))
 
 
 def _fgnet_setup(ctx, exp, dataset):
