@@ -46,8 +46,11 @@ $(STAMP): pyproject.toml
 	  || (echo "setup failed: see the pip output above"; exit 1)
 	@touch $(STAMP)
 
+# SynthAU for the smoke / tiny profiles; the paper profile reads the real datasets (AULIB_DATA),
+# so it prepares nothing here: its data check runs first and reports what is missing.
 data: setup
-	@if [ -f aulib/synth/__main__.py ]; then $(PY) -m aulib.synth prepare --profile $(PROFILE); fi
+	@if [ "$(PROFILE)" = paper ]; then echo "PROFILE=paper reads the real datasets (AULIB_DATA); no SynthAU to prepare"; \
+	elif [ -f aulib/synth/__main__.py ]; then $(PY) -m aulib.synth prepare --profile $(PROFILE); fi
 
 workbook: data
 	$(PY) -m aulib.workbook run --profile $(PROFILE) --jobs $(JOBS) $(if $(ONLY),--only '$(ONLY)',)
