@@ -237,3 +237,10 @@ def _mean_face():
     mouth_o = np.c_[32 + 10 * np.cos(np.linspace(np.pi, -np.pi, 13)[:12]), 46 + 4 * np.sin(np.linspace(np.pi, -np.pi, 13)[:12])]
     mouth_i = np.c_[32 + 6 * np.cos(np.linspace(np.pi, -np.pi, 9)[:8]), 46 + 1.5 * np.sin(np.linspace(np.pi, -np.pi, 9)[:8])]
     return np.r_[jaw, brows, nose, eye(20), eye(44), mouth_o, mouth_i]
+
+
+def test_claim_generator_must_beat_the_mean_map():
+    s = {"iou": 5.7, "mean_map_iou": 55.5, "bce": 0.13, "n_test": 257}
+    c = P.claim_generator_draws_maps(s)
+    assert c["holds"] is False and "5.7 % vs 55.5 %" in c["evidence"]
+    assert P.claim_generator_draws_maps(dict(s, iou=60.0))["holds"] is True
