@@ -482,12 +482,16 @@ def train_row(exp, row: str, fold, kw: dict, pool=None, df_config=None, tag: str
 
 
 def feedback_stats(run_dir) -> dict:
-    """DF feedback counts over the whole run (from ``last.pt``): steps, sign rate, disabled."""
+    """DF feedback counts over the whole run (from ``last.pt``; from ``best.pt``, i.e. up to the
+    selected epoch, when a run was kept without its last state, ``cached_fit(keep_last=False)``):
+    steps, % positive feedback (the sign rate), % disabled by sigma, mean g_l^T g_u, source file."""
     import torch
 
-    st = torch.load(Path(run_dir) / "last.pt", map_location="cpu", weights_only=True)["state_dict"]
+    f = Path(run_dir) / "last.pt"
+    f = f if f.is_file() else Path(run_dir) / "best.pt"
+    st = torch.load(f, map_location="cpu", weights_only=True)["state_dict"]
     n = int(st["fb_steps"])
-    return {"steps": n, "positive_rate": 100.0 * int(st["fb_positive"]) / n if n else float("nan"),
+    return {"steps": n, "counted_in": f.name, "positive_rate": 100.0 * int(st["fb_positive"]) / n if n else float("nan"),
             "disabled_rate": 100.0 * int(st["fb_disabled"]) / n if n else float("nan"),
             "mean_dot": float(st["fb_sum"]) / n if n else float("nan")}
 
