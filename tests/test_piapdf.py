@@ -148,6 +148,12 @@ def test_df_step_updates_student_by_sgd_and_counts_feedback(files, tmp_path):
     assert st["steps"] == 1 and st["positive_rate"] in (0.0, 1.0) and st["disabled_rate"] in (0.0, 1.0)
     assert (st["positive_rate"] == 1.0) == (st["mean_dot"] > 0)
     assert m.eval()(b["image"]).shape == (2, 3)
+    from aulib.train import checkpoint as ck   # the notebook reads the counts back from the run's file
+
+    ck.atomic_save(ck.model_record(m), tmp_path / "best.pt")
+    back = P.feedback_stats(tmp_path)
+    assert back["steps"] == 1 and back["counted_in"] == "best.pt"
+    assert back["positive_rate"] == 100.0 * st["positive_rate"]
 
 
 def test_finetune_new_head_keeps_encoder(files, tmp_path):
