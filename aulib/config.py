@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import os
 import random
+import threading
 from pathlib import Path
 
 PROFILES = ("smoke", "tiny", "paper")
@@ -182,14 +183,22 @@ def code_digest(source: str) -> str:
     to what the code does change it. Raises SyntaxError for source that does not parse."""
     import ast
 
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
-                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
-            node.body = body[1:] or [ast.Pass()]
-    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
+    # CPython 3.11's AST conversion keeps its recursion depth in interpreter-wide state, so two
+    # threads parsing at once (the runner's status line and its main loop) can fail with
+    # "SystemError: AST constructor recursion depth mismatch": parse one at a time.
+    with _AST_LOCK:
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                    and body and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+        return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
+
+
+_AST_LOCK = threading.Lock()
 
 
 def code_name(path: str | os.PathLike) -> str:

@@ -166,6 +166,33 @@ def test_executed_notebook_names_its_final_folder_not_the_staging_one(tmp_path):
     assert (final / "good_table.csv").is_file() and not (results / "smoke" / ".staging").exists()
 
 
+def test_a_run_leaves_another_runs_staging_folder_alone(tmp_path):
+    """Two `workbook run`s on one results folder: the one that ends first removed all of
+    .staging, deleting the output folder of a notebook the other was still executing."""
+    nbdir, results = tmp_path / "notebooks", tmp_path / "results"
+    write_notebook(nbdir / "demo", "good")
+    other = results / "smoke" / ".staging" / "other" / "03_running"
+    other.mkdir(parents=True)
+    (other / "partial.csv").write_text("a\n1\n")
+    (outcome,) = runner.run("smoke", notebooks_dir=nbdir, results=results, quiet=True)
+    assert outcome.status == "ok"
+    assert (other / "partial.csv").read_text() == "a\n1\n"
+    assert not (results / "smoke" / ".staging" / "demo").exists()
+
+
+def test_code_digest_is_safe_from_several_threads():
+    """CPython 3.11 raised 'AST constructor recursion depth mismatch' when the runner's
+    status thread and its main loop parsed source at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aulib import config
+
+    source = Path(runner.__file__).read_text()
+    with ThreadPoolExecutor(8) as pool:
+        digests = set(pool.map(lambda _: config.code_digest(source), range(64)))
+    assert digests == {config.code_digest(source)}
+
+
 def test_cli_exits_non_zero_with_a_summary(tree):
     nbdir, results = tree
     env = dict(os.environ, AULIB_NOTEBOOKS=str(nbdir), AULIB_RESULTS=str(results))

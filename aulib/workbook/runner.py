@@ -515,7 +515,11 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
         if hasattr(executor, "record"):
             executor.record(results)
         write_index(results)
-        shutil.rmtree(results / STAGING, ignore_errors=True)
+        # only this run's staging folders: another `workbook run` on the same results folder
+        # may be executing its own notebooks under .staging at the same time
+        for nb, *_ in planned:
+            shutil.rmtree(results / STAGING / nb.id, ignore_errors=True)
+        _remove_empty_dirs(results / STAGING)
     stale = stale_notebooks(results)
     ordered = [outcomes[nb.id] for nb, *_ in planned if nb.id in outcomes]
     for o in ordered:
@@ -523,6 +527,19 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
     if not quiet:
         print_summary(ordered, profile)
     return ordered
+
+
+def _remove_empty_dirs(root: Path) -> None:
+    """Remove ``root`` and the folders under it that are empty (deepest first); folders that
+    still hold something (another run's staging) are kept."""
+    if not root.is_dir():
+        return
+    for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts),
+                    reverse=True) + [root]:
+        try:
+            d.rmdir()
+        except OSError:
+            pass
 
 
 def _on_failure(nb, stage, results, err, secs, quiet) -> Outcome:
