@@ -38,6 +38,10 @@ def test_every_registered_notebook_gets_the_paper_profile_cut_and_its_stand_ins(
     params = {nb.id: nb.resolve("paper", over[nb.id]) for nb in nbs}
     # the paper's shapes stay: FG-Net notebooks keep the paper's real-data path and fp32
     assert params["fgnet/01_within_domain"]["use_synth"] is False and params["fgnet/01_within_domain"]["amp"] == "off"
+    # the check deletes completed runs' last.pt in every FG-Net notebook that trains; tiny keeps it
+    trains = [f"fgnet/0{i}" for i in range(1, 6)]
+    assert [params[n]["keep_last"] for n in params if n[:8] in trains] == [False] * 5
+    assert all(nb.resolve("tiny")["keep_last"] is True for nb in nbs if nb.id[:8] in trains)
     # synth_profile "paper" -> SynthAU's paper-check size set; other values stay
     assert params["tutorials/04_first_au_detector"]["synth_profile"] == "paper-check"
     assert params["tutorials/04_first_au_detector"]["image_size"] == 224
