@@ -108,6 +108,73 @@ def test_stand_in_weights_have_the_published_layouts(tmp_path):
         weights.get("stylegan3")
 
 
+def test_glee_net_stand_ins_load_through_the_real_loaders_strictly(tmp_path):
+    import numpy as np
+
+    from aulib.face import morphable
+    from aulib.models import facenet, weights
+
+    path = weights.ensure_stand_in("facenet-vggface2", tmp_path)
+    assert path.name == "20180402-114759-vggface2.pt"
+    assert "random init" in json.loads(path.with_name(path.name + ".json").read_text())["notice"]
+    state = facenet.read_state_dict(path)     # the published layout, key for key (716 keys, logits of 8631)
+    assert {k: tuple(v.shape) for k, v in state.items()} == facenet.expected_layout(8631) and len(state) == 716
+    net = facenet.load_facenet_weights(facenet.InceptionResnetV1(), path)     # the strict loader
+    assert net.init == "facenet:20180402-114759-vggface2.pt"
+    assert torch_equal(net.last_linear.weight, state["last_linear.weight"])
+
+    mm_path = weights.ensure_stand_in("morphable-68", tmp_path)
+    assert mm_path.name == "morphable_model_68.npz" and not list(tmp_path.glob("*.tmp*"))
+    meta = json.loads(mm_path.with_name(mm_path.name + ".json").read_text())
+    assert "random init" in meta["notice"] and meta["settings"] == {"vertices": 68, "n_shape": 60, "n_expr": 51}
+    mm = morphable.load_model(mm_path)     # the real loader (every array checked)
+    assert (mm.mean.shape, mm.shape_basis.shape, mm.expr_basis.shape) == ((68, 3), (60, 68, 3), (51, 68, 3))
+    assert "random stand-in" in mm.source
+    # GLEE-Net's 3D branch fits it to landmarks: the fit runs and gives 51 finite coefficients
+    lm = 100 + 40 * mm.mean[None, :, :2] + np.random.default_rng(0).normal(0, 0.5, (2, 68, 2))
+    fit = morphable.fit_landmarks(mm, lm, iterations=3)
+    assert fit.expr.shape == (2, 51) and np.isfinite(fit.expr).all() and np.isfinite(fit.rms).all()
+    mtime = mm_path.stat().st_mtime_ns     # cached while the settings are unchanged
+    assert weights.ensure_stand_in("morphable-68", tmp_path) == mm_path and mm_path.stat().st_mtime_ns == mtime
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))
+
+
+def test_glee_net_check_tables_name_the_facenet_and_morphable_stand_ins(tmp_path):
+    import re
+
+    from aulib.data.catalog import DATASETS
+    from aulib.models import weights
+    from aulib.papers import gleenet as gp
+
+    nbs = [nb for nb in discover(REPO_NOTEBOOKS) if nb.id.startswith("gleenet/")]
+    assert len(nbs) == 5
+    files = {"facenet_weights": str(weights.ensure_stand_in("facenet-vggface2", tmp_path / "weights")),
+             "morphable_model": str(weights.ensure_stand_in("morphable-68", tmp_path / "weights"))}
+    si = {"datasets": {d: str(tmp_path / d) for d in pc.needs(nbs)["datasets"]},
+          "files": {"facenet-vggface2": files["facenet_weights"], "morphable-68": files["morphable_model"]}}
+    for nb in nbs:
+        table = pc.check_table(nb)     # validated: the notebook declares both parameters
+        assert table["files"] == {"facenet_weights": "facenet-vggface2", "morphable_model": "morphable-68"}, nb.id
+        params = nb.resolve("paper", pc.check_overrides(nb, tmp_path, si))
+        assert params["use_synth"] is False and params["data_root"] == str(tmp_path)
+        assert {k: params[k] for k in files} == files
+        # the datasets its input check names are catalogue datasets its [check] table links
+        source = "".join(c.source for c in nbformat.read(str(nb.path), 4).cells if c.cell_type == "code")
+        call = re.search(r"gp\.check_inputs\(.*?datasets=\(([^)]*)\)\)", source, re.S)
+        named = re.findall(r'"([^"]+)"', call.group(1))
+        assert set(named) <= set(DATASETS) and set(named) <= set(table["datasets"]), (nb.id, named)
+        # its input check at the paper profile accepts the two stand-in files (datasets aside)
+        gp.check_inputs(nb.id, "paper", use_synth=params["use_synth"], data_root=params["data_root"],
+                        facenet_weights=params["facenet_weights"], morphable_model=params["morphable_model"])
+    with pytest.raises(gp.MissingInputs, match="parameter morphable_model is not set"):
+        gp.check_inputs("gleenet/00_pretraining", "paper", use_synth=True, facenet_weights=files["facenet_weights"])
+
+
 @pytest.mark.notebooks
 def test_the_paper_profiles_input_check_fails_on_a_folder_where_something_is_missing(tmp_path, capsys):
     root = tmp_path / "stand-ins"

@@ -1,11 +1,12 @@
 """Stand-ins for published weight files: randomly initialised, written in the published formats.
 
 The ``paper`` profile starts from weights other people published (FFHQ StyleGAN2, the pSp FFHQ
-encoder, torchvision's ImageNet ResNets). The paper check (``python -m aulib.workbook run
---profile paper --check``, :mod:`aulib.workbook.papercheck`) runs every notebook at the paper's
-shapes without them, so it needs files that the *real* loaders accept: same container, same
-top-level entries, same keys and shapes - only the numbers are random. They prove that the
-loading path works; nothing computed from them means anything.
+encoder, torchvision's ImageNet ResNets, FaceNet on VGGFace2) and GLEE-Net's morphable model.
+The paper check (``python -m aulib.workbook run --profile paper --check``,
+:mod:`aulib.workbook.papercheck`) runs every notebook at the paper's shapes without them, so it
+needs files that the *real* loaders accept: same container, same top-level entries, same keys
+and shapes - only the numbers are random. They prove that the loading path works; nothing
+computed from them means anything.
 
 Each stand-in is registered in :data:`PUBLISHED` by the name a notebook's ``[check.files]``
 table uses, with the file name of the published original and a writer:
@@ -17,7 +18,14 @@ table uses, with the file name of the published original and a writer:
   "opts": {...}, "latent_avg": (18, 512)}``, GradualStyleEncoder IR-SE-50 at 256 px and a
   1024-px decoder (reference/fgnet.md §4c-4d);
 - ``resnet18-imagenet`` / ``resnet50-imagenet``: torchvision's ImageNet files, a plain
-  ``state_dict`` of ``torchvision.models.resnet*`` (:data:`aulib.models.common.TORCHVISION_FILES`).
+  ``state_dict`` of ``torchvision.models.resnet*`` (:data:`aulib.models.common.TORCHVISION_FILES`);
+- ``facenet-vggface2``: facenet-pytorch's ``20180402-114759-vggface2.pt``, a bare ``state_dict``
+  of Inception-ResNet-v1 with ``logits`` of 8631 VGGFace2 identities (GLEE-Net §3.1;
+  :func:`aulib.models.facenet.load_facenet_weights`);
+- ``morphable-68``: GLEE-Net's 3DMM at the 68 landmark vertices, an ``.npz`` with ``mean``
+  (68, 3), ``shape_basis`` (60, 68, 3) and ``expr_basis`` (51, 68, 3) (GLEE-Net §3.3: LSFM's 60
+  identity components, 51 blendshapes; :func:`aulib.face.morphable.load_model`). There is no
+  published file of this: the user makes it from the model they hold (methods.md D.2).
 
 The architectures are aulib's own modules (``stylegan2.Generator``, ``psp.GradualStyleEncoder``)
 saved by the same functions that write our own checkpoints (:func:`~aulib.models.stylegan2.
@@ -96,10 +104,45 @@ def _torchvision_writer(arch: str) -> Callable[[Path, int], None]:
     return write
 
 
+def write_facenet_vggface2(path: Path, seed: int = 0) -> None:
+    """facenet-pytorch's VGGFace2 file layout: a bare state_dict of a random Inception-ResNet-v1
+    (published width and blocks, 512-d embedding) with its 8631-class ``logits`` layer."""
+    from .facenet import PUBLISHED_FILES, InceptionResnetV1
+
+    torch.manual_seed(seed)
+    net = InceptionResnetV1(num_classes=PUBLISHED_FILES[FACENET_FILE][0]).eval()
+    torch.save(net.state_dict(), path)
+
+
+def write_morphable_68(path: Path, seed: int = 0) -> None:
+    """The ``.npz`` :func:`aulib.face.morphable.load_model` reads: a random mean (68, 3) - random
+    points in the image plane, unit RMS radius, with :func:`~aulib.face.morphable.template_depth`
+    for depth - and random bases, ``shape_basis`` (N_s, 68, 3), ``expr_basis`` (N_e, 68, 3),
+    small beside the mean so that the fit stays well posed."""
+    import numpy as np
+
+    from aulib.face.morphable import template_depth
+
+    rng = np.random.default_rng(seed)
+    xy = rng.normal(size=(68, 2))
+    xy -= xy.mean(0)
+    xy /= np.sqrt((xy ** 2).sum(-1).mean())
+    mean = np.concatenate([xy, template_depth(xy)[:, None]], axis=1)
+    s = MORPHABLE_68
+    with open(path, "wb") as f:      # a file object: np.savez would append .npz to the temporary name
+        np.savez(f, mean=mean, shape_basis=0.05 * rng.normal(size=(s["n_shape"], 68, 3)),
+                 expr_basis=0.05 * rng.normal(size=(s["n_expr"], 68, 3)),
+                 source=np.array("random stand-in (aulib.models.weights) - not a morphable model of faces"))
+
+
 #: The generator FG-Net's paper profile starts from (reference/fgnet.md §4b).
 FFHQ_GENERATOR = dict(size=1024, style_dim=512, n_mlp=8, channel_multiplier=2, channel_max=512)
 #: pSp's encoder input side (reference/fgnet.md §4c: resize to 256 x 256)
 PSP_INPUT_SIZE = 256
+#: facenet-pytorch's VGGFace2 file (GLEE-Net's global branch starts from it, §3.1)
+FACENET_FILE = "20180402-114759-vggface2.pt"
+#: GLEE-Net's morphable model at the landmarks (§3.3: N_s = 60 LSFM components, N_e = 51 blendshapes)
+MORPHABLE_68 = dict(vertices=68, n_shape=60, n_expr=51)
 
 PUBLISHED: dict[str, Published] = {p.name: p for p in [
     Published("stylegan2-ffhq-config-f", "stylegan2-ffhq-config-f.pt",
@@ -113,6 +156,14 @@ PUBLISHED: dict[str, Published] = {p.name: p for p in [
               _torchvision_writer("resnet18"), dict(arch="resnet18")),
     Published("resnet50-imagenet", "resnet50-0676ba61.pth", "torchvision ResNet-50 IMAGENET1K_V1 state_dict",
               _torchvision_writer("resnet50"), dict(arch="resnet50")),
+    Published("facenet-vggface2", FACENET_FILE,
+              "facenet-pytorch's Inception-ResNet-v1 trained on VGGFace2 (bare state_dict, logits of 8631 identities)",
+              write_facenet_vggface2, dict(arch="InceptionResnetV1", width=1.0, repeats=[5, 10, 5],
+                                           embedding_size=512, num_classes=8631)),
+    Published("morphable-68", "morphable_model_68.npz",
+              "GLEE-Net's 3DMM at the 68 landmark vertices (.npz: mean, shape_basis, expr_basis), made by the "
+              "user from LSFM + 51 blendshapes or ICT-FaceKit - no published file",
+              write_morphable_68, MORPHABLE_68),
 ]}
 
 
