@@ -505,3 +505,22 @@ def test_explorers_fit_a_1280x800_jupyterlab_in_headless_chromium(tmp_path):
     finally:
         os.killpg(lab.pid, signal.SIGTERM)
         lab.wait(timeout=30)
+
+
+def test_committed_notebooks_are_in_the_git_filters_normal_form(tmp_path):
+    """A notebook committed in another JSON key order than nbstripout writes shows as modified in
+    a fresh clone once `make setup` installs the filter, and every run then records '+dirty'."""
+    listed = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=REPO_ROOT, capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert listed
+    differ = []
+    for name in listed:
+        blob = subprocess.run(["git", "show", f":{name}"], cwd=REPO_ROOT, capture_output=True,
+                              check=True).stdout
+        copy = tmp_path / Path(name).name
+        copy.write_bytes(blob)
+        cleaned = subprocess.run([sys.executable, "-m", "nbstripout", "--keep-id", "-t", str(copy)],
+                                 capture_output=True, check=True).stdout
+        if cleaned.rstrip(b"\n") != blob.rstrip(b"\n"):
+            differ.append(name)
+    assert not differ, f"not in nbstripout's form (run `git add --renormalize notebooks/`): {differ}"
