@@ -77,6 +77,9 @@ def test_unknown_parameter_names_the_valid_ones(tree):
     msg = str(e.value)
     assert "unknown parameter 'n_row'" in msg and "did you mean 'n_rows'" in msg
     assert "n_rows: int" in msg and "scale: float" in msg
+    with pytest.raises(registry.ParameterError) as e:   # declared by another selected notebook only
+        nb.resolve("smoke", {"n_frames": 30})
+    assert "unknown parameter 'n_frames'" in str(e.value) and "narrow --only" in str(e.value)
 
 
 def test_wrong_type_is_refused(tree):

@@ -98,6 +98,9 @@ def _validate(nb_id: str, declared: dict, name: str, value, source: str) -> None
 
         close = difflib.get_close_matches(name, declared, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
+        if source == "the command line" and not close:
+            hint += (" (-p applies to every selected notebook: narrow --only to the notebooks "
+                     "that declare it)")
         raise ParameterError(
             f"{nb_id}: unknown parameter {name!r} from {source}{hint}. Valid parameters: "
             + ", ".join(f"{n}: {s['type']}" for n, s in declared.items()))
