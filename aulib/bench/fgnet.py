@@ -123,22 +123,32 @@ def _fgnet(size_name: str, quick: bool) -> list[dict]:
 
 
 def _resnet(size_name: str, quick: bool) -> list[dict]:
-    import torch
-    import torchvision
-
     from ..models.fgnet import FGNet
 
     rows = []
     for device in _devices():
         kw, b, warm, iters = _plan(size_name, quick, device)
         px = kw.get("input_size", FGNet.__init__.__defaults__[1])
-        torch.manual_seed(0)
-        model = torchvision.models.resnet50(weights=None, num_classes=N_AUS)
-        batch = _batch(b, px, device)
-        crit = torch.nn.BCEWithLogitsLoss()
-        m = _measure(model, lambda bt, out: crit(out, bt["au"]), batch, device, warm, iters)
-        rows += _rows("ResNet-50", size_name + (" (quick: smoke sizes)" if quick else ""), px, device, b, m)
+        rows += yardstick_rows("ResNet-50", size_name + (" (quick: smoke sizes)" if quick else ""),
+                               px, device, b, warm, iters)
     return rows
+
+
+def yardstick_rows(label: str, size_label: str, px: int, device: str, b: int, warm: int, iters: int,
+                   n_aus: int = N_AUS) -> list[dict]:
+    """The ResNet-50 yardstick every paper's bench sets beside its model: torchvision's
+    ResNet-50 (random init, ``n_aus`` logits, plain BCE) trained and run on a batch of
+    ``b`` ``px``-px faces on ``device``; rows as :func:`_rows` writes them."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet50(weights=None, num_classes=n_aus)
+    crit = torch.nn.BCEWithLogitsLoss()
+    batch = _batch(b, px, device)
+    batch["au"] = batch["au"][:, :n_aus]
+    m = _measure(model, lambda bt, out: crit(out, bt["au"]), batch, device, warm, iters)
+    return _rows(label, size_label, px, device, b, m)
 
 
 @register("fgnet.fgnet_tiny")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from . import register
-from .fgnet import N_AUS, _batch, _devices, _measure, _rows
+from .fgnet import N_AUS, _batch, _devices, _measure, _rows, yardstick_rows
 
 
 def _gleenet(size_name: str, quick: bool) -> list[dict]:
@@ -29,13 +29,7 @@ def _gleenet(size_name: str, quick: bool) -> list[dict]:
         label = size_name + (" (quick: smoke sizes)" if quick else "")
         rows += _rows("GLEE-Net", label, model.input_size, device, b, m)
         del model                                         # free it before the yardstick
-        import torchvision
-
-        net = torchvision.models.resnet50(weights=None, num_classes=N_AUS)
-        crit = torch.nn.BCEWithLogitsLoss()
-        plain = _batch(b, kw["input_size"], device)
-        rows += _rows("ResNet-50 (GLEE-Net input)", label, kw["input_size"], device, b,
-                      _measure(net, lambda bt, out: crit(out, bt["au"]), plain, device, warm, iters))
+        rows += yardstick_rows("ResNet-50 (GLEE-Net input)", label, kw["input_size"], device, b, warm, iters)
     return rows
 
 

@@ -10,7 +10,7 @@ counted once per source face (its paired target face rides along, as in the note
 from __future__ import annotations
 
 from . import register
-from .fgnet import _devices, _measure, _rows
+from .fgnet import _devices, _measure, _rows, yardstick_rows
 
 #: (input px, widths, hidden, batch, warm-up, timed iterations) per size; quick = smoke sizes
 SIZES = {"tiny": (64, (16, 32, 64, 64, 64), 128, 16, 1, 3),
@@ -73,17 +73,11 @@ def _shangyu(size_name: str, quick: bool) -> list[dict]:
 
 
 def _resnet(size_name: str, quick: bool) -> list[dict]:
-    import torch
-    import torchvision
-
     rows = []
     for device in _devices():
         px, _, _, b, warm, iters = _plan(size_name, quick, device)
-        torch.manual_seed(0)
-        model = torchvision.models.resnet50(weights=None, num_classes=6)
-        crit = torch.nn.BCEWithLogitsLoss()
-        m = _measure(model, lambda bt, out: crit(out, bt["au"]), _batch(b, px, device), device, warm, iters)
-        rows += _rows("ResNet-50 (yardstick)", size_name + (" (quick: smoke sizes)" if quick else ""), px, device, b, m)
+        rows += yardstick_rows("ResNet-50 (yardstick)", size_name + (" (quick: smoke sizes)" if quick else ""),
+                               px, device, b, warm, iters, n_aus=6)
     return rows
 
 
