@@ -53,10 +53,14 @@ SOURCES = {
 #: The four papers the workbook reproduces (``SOURCES`` adds the ME-GraphAU README).
 PAPERS = ("fgnet", "gleenet", "shangyu", "piapdf")
 
-METRICS = ("F1", "Acc")
+#: ``F1``, ``Acc``: percent; ``MSE``: landmark mean squared error in percent of the squared face
+#: size (PIAP-DF §3.2); ``Saving``: percent of a plain network's parameters / FLOPs saved.
+METRICS = ("F1", "Acc", "MSE", "Saving")
 #: ``within``: subject-exclusive folds of one dataset; ``cross``: train on A, test on B;
 #: ``source``: tested on the labelled source domain of an adaptation run (Shang & Yu Table 2).
-PROTOCOLS = ("within", "cross", "source", "ablation", "data-efficiency", "face-recognition")
+#: ``landmarks``: a landmark regressor's held-out error; ``complexity``: a network's size and cost.
+PROTOCOLS = ("within", "cross", "source", "ablation", "data-efficiency", "face-recognition",
+             "landmarks", "complexity")
 _AU_RE = re.compile(r"^(AU[1-9][0-9]*|Avg|-)$")
 _KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 

@@ -19,12 +19,25 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-#: the paper's numbers that are not in a table (paper 004 §3.1, §3.2), with their sentence
+def _text_number(table: str, dataset: str, method_key: str, metric: str) -> tuple[float, str]:
+    """(value, "table: note") of a number paper 004 states in its text, from the one store of
+    published numbers (``aulib/eval/reported/piapdf.csv``)."""
+    from aulib.eval import reported
+
+    df = reported.load("piapdf", table, dataset, metric)
+    sel = df[df["method_key"] == method_key]
+    if len(sel) != 1:
+        raise KeyError(f"piapdf {table} {dataset} {method_key} {metric}: {len(sel)} rows in the store")
+    return float(sel["value"].iloc[0]), f"{table}: {sel['note'].iloc[0]}"
+
+
+#: the paper's numbers that are not in a table (paper 004 §3.1, §3.2), read from the store:
+#: name -> (value, where it is stated and how)
 PAPER_NUMBERS = {
-    "dwunet_saving_pct": (90.0, "§3.1: 'DW-UNet reduces the number of parameters and calculations by 90%'"),
-    "encoder_p_lfw": (96.2, "§3.2: Encoder P 'achieves 96.2% of accuracy on another dataset LFW'"),
-    "toy_lfw": (58.0, "§3.2: landmark ResNet-50 features on LFW 'show a low accuracy of 58%'"),
-    "toy_mse_pct": (0.6, "§3.2: ResNet-50 landmark regressor on AFEW-VA 'MSE of 0.6%'"),
+    "dwunet_saving_pct": _text_number("Sec. 3.1 (text)", "AFEW-VA", "dwunet", "Saving"),
+    "encoder_p_lfw": _text_number("Sec. 3.2 (text)", "CASIA-WebFace->LFW", "piapdf-encoder-p", "Acc"),
+    "toy_lfw": _text_number("Sec. 3.2 (text)", "AFEW-VA->LFW", "piapdf-toy-features", "Acc"),
+    "toy_mse_pct": _text_number("Sec. 3.2 (text)", "AFEW-VA", "piapdf-toy-landmarks", "MSE"),
 }
 #: "not person-specific": LFW verification accuracy of the landmark features at most this many
 #: points above chance (50 %). The paper's 58 % is 8 points above chance; 15 admits that and no
