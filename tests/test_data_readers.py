@@ -177,3 +177,5 @@ def test_check_cli_reports_a_missing_folder(tmp_path, capsys):
     assert main(["check", "disfa", str(tmp_path / "nowhere")]) == 1
     out = capsys.readouterr().out
     assert "1 missing" in out and "obtain it" in out
+    # and how to point at a copy that lives elsewhere
+    assert "python -m aulib.data check disfa /path/to/DISFA" in out and "AULIB_DATA" in out

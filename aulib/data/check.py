@@ -156,4 +156,8 @@ def check(name: str, root: str | os.PathLike | None = None, verbose: bool = True
         bad = rep[rep.status != "ok"]
         if len(bad):
             print(bad.head(10).to_string(index=False))
+        if not path.is_dir():
+            print(f"If you have {d.title} elsewhere, name its folder: python -m aulib.data check {d.name} "
+                  f"/path/to/{d.subfolder}, or set AULIB_DATA to the folder that holds {d.subfolder}/ "
+                  f"(now {config.data_root()}).")
     return rep

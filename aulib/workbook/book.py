@@ -120,7 +120,7 @@ def overview_page(profile: str, papers: dict, manifest: dict) -> str:
         "Python library, `aulib`, backs parameterized Jupyter notebooks — one per paper experiment and per "
         "tutorial — that papermill executes to regenerate the papers' tables, figures and claims, with "
         "verdicts computed from each run.", "",
-        f"This book shows the **`{profile}`** profile: {n_nb} executed notebooks, commit "
+        f"This book shows the **`{profile}`** profile: {n_nb} executed notebook{'' if n_nb == 1 else 's'}, commit "
         f"`{str(manifest.get('git_commit', '?'))[:12]}`, results updated {manifest.get('updated', '?')}. "
         "It was built from the executed notebooks as they are (nothing re-ran); every table and figure "
         "names the notebook, parameters and commit that made it.", "",
