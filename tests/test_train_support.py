@@ -66,3 +66,29 @@ def splits(n_train=48, sleep=0.0):
     return (SquaresDataset(n_train, ("s1", "s2", "s3"), seed=1, sleep=sleep),
             SquaresDataset(24, ("v1", "v2"), seed=2),
             SquaresDataset(24, ("t1", "t2"), seed=3))
+
+
+def test_identity_pretraining_waits_for_a_run_another_process_is_training(tmp_path, monkeypatch):
+    """Two notebooks asking for one identity run: the second waits on the run's lock and then
+    reads the first one's record instead of training again (the faces folder here does not even
+    exist, so training would fail)."""
+    import json
+    import threading
+
+    from aulib import config
+    from aulib.train import identity
+
+    monkeypatch.setenv("AULIB_CACHE", str(tmp_path / "cache"))
+    run_dir = tmp_path / "run"
+    result = {}
+    with config.file_lock(identity.lock_path(run_dir)):
+        t = threading.Thread(target=lambda: result.update(out=identity.pretrain_identity(
+            torch.nn.Identity(), tmp_path / "no-faces", run_dir, size=8)))
+        t.start()
+        t.join(0.5)
+        assert t.is_alive()                      # blocked on the lock held "by the other notebook"
+        run_dir.mkdir()
+        (run_dir / "identity.pt").write_bytes(b"weights")
+        (run_dir / "identity.json").write_text(json.dumps({"file": "theirs", "n_identities": 3}))
+    t.join(30)
+    assert result["out"] == {"file": "theirs", "n_identities": 3}

@@ -11,6 +11,7 @@ facenet-pytorch's published files were, with their ``logits`` layer) and checked
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -74,6 +75,16 @@ def lfw_verification(net: nn.Module, root, size: int, device: str = "cpu") -> pd
     return verification_accuracy(s, pairs.same.to_numpy(), pairs.fold.to_numpy())
 
 
+def lock_path(run_dir) -> Path:
+    """The inter-process lock file of one identity pre-training run folder (in the cache's locks)."""
+    import hashlib
+
+    from aulib import config as aconfig
+
+    key = hashlib.sha256(str(Path(run_dir).resolve()).encode()).hexdigest()[:16]
+    return aconfig.cache_dir("locks", "identity") / f"{key}.lock"
+
+
 def pretrain_identity(net: nn.Module, root, run_dir, size: int, epochs: int = 5, batch_size: int = 32,
                       lr: float = 0.05, momentum: float = 0.9, weight_decay: float = 5e-4, seed: int = 0,
                       device: str = "cpu", save=None, progress: bool = False) -> dict:
@@ -82,11 +93,22 @@ def pretrain_identity(net: nn.Module, root, run_dir, size: int, epochs: int = 5,
     cross-entropy, SGD with momentum and cosine decay, ``epochs`` passes. Afterwards ``save(net,
     path)`` (default: ``torch.save(net.state_dict())``) writes ``run_dir/identity.pt`` and
     ``run_dir/identity.json`` records the history; a run whose files exist is not retrained
-    (returns the record). Returns {"file", "history", "n_images", "n_identities"}."""
+    (returns the record). Two processes asking for the same ``run_dir`` at once (two notebooks,
+    ``--jobs 2``) take an inter-process lock: one trains, the other waits and reads its record.
+    Returns {"file", "history", "n_images", "n_identities"}."""
+    from aulib import config as aconfig
+
+    run_dir = Path(run_dir)
+    with aconfig.file_lock(lock_path(run_dir)):
+        return _pretrain_identity_unlocked(net, root, run_dir, size, epochs, batch_size, lr, momentum,
+                                           weight_decay, seed, device, save, progress)
+
+
+def _pretrain_identity_unlocked(net, root, run_dir: Path, size, epochs, batch_size, lr, momentum, weight_decay,
+                                seed, device, save, progress) -> dict:
     from aulib import config as aconfig
     from aulib import data as D
 
-    run_dir = Path(run_dir)
     rec = run_dir / "identity.json"
     if rec.is_file() and (run_dir / "identity.pt").is_file():
         return json.loads(rec.read_text())
@@ -126,5 +148,7 @@ def pretrain_identity(net: nn.Module, root, run_dir, size: int, epochs: int = 5,
     run_dir.mkdir(parents=True, exist_ok=True)
     (save or (lambda m, p: torch.save(m.state_dict(), p)))(net, run_dir / "identity.pt")
     out = {"file": str(run_dir / "identity.pt"), "history": history, "n_images": len(images), "n_identities": len(ids)}
-    rec.write_text(json.dumps(out, indent=1))
+    tmp = rec.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(out, indent=1))
+    os.replace(tmp, rec)      # the record last and whole: its presence means the run is complete
     return out
