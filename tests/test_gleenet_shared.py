@@ -84,3 +84,14 @@ def test_deviation_table_and_variants():
     assert gp.gleenet_variant("no_pretrain", parts) == {"facenet_weights": "f.pt"}
     assert gp.gleenet_variant("resnet", parts) == {"branches": "resnet"}
     assert gp.gleenet_variant("no_gb_lb", parts) == {"branches": "none"}
+
+
+def test_triplet_pretraining_claim_needs_a_gain_beyond_noise_and_chance():
+    # the first tiny run: +0.9 points over the untrained network, still below chance -> noise
+    c = gp.claim_triplet_pretraining({"accuracy": 32.8, "accuracy_untrained": 31.9, "n_test": 1500})
+    assert c["holds"] is False and "noise bar 3.4" in c["evidence"] and "33.3 % chance" in c["evidence"]
+    assert gp.claim_triplet_pretraining({"accuracy": 45.0, "accuracy_untrained": 32.0, "n_test": 1500})["holds"]
+    # above the untrained network by far, but not above chance: no embedding
+    assert not gp.claim_triplet_pretraining({"accuracy": 34.0, "accuracy_untrained": 20.0, "n_test": 1500})["holds"]
+    # the same gain on few triplets is within noise
+    assert not gp.claim_triplet_pretraining({"accuracy": 40.0, "accuracy_untrained": 34.0, "n_test": 60})["holds"]

@@ -422,6 +422,26 @@ def _claim(claim, holds, evidence, source, **numbers) -> dict:
     return dict(claim=claim, holds=None if holds is None else bool(holds), evidence=evidence, source=source, **numbers)
 
 
+def claim_triplet_pretraining(record: dict, chance: float = 100.0 / 3, n_se: float = 2.0) -> dict:
+    """"Pre-training gives an expression embedding" (§3.5), on FEC's metric: the held-out triplet
+    accuracy after pre-training beats both the untrained network and chance (1/3: one of three
+    pairs is the most similar) by more than ``n_se`` (2: about a 95 % interval) binomial standard
+    errors of the difference, ``sqrt(2 p (1 - p) / n)`` on ``n`` held-out triplets (unpaired, so conservative);
+    a smaller gain is noise, and the claim does not hold. ``record``: the triplet run's record
+    (``accuracy``, ``accuracy_untrained``, ``n_test``; percent)."""
+    after, before, n = float(record["accuracy"]), float(record["accuracy_untrained"]), int(record["n_test"])
+    p = min(max(after / 100.0, 1e-6), 1 - 1e-6)
+    se = 100.0 * float(np.sqrt(2 * p * (1 - p) / max(n, 1)))
+    bar = n_se * se
+    holds = after - before > bar and after - chance > bar
+    return _claim("Triplet pre-training gives an expression embedding: held-out triplet accuracy above the untrained "
+                  "network's and above chance, beyond noise", holds,
+                  f"{after:.1f} % after vs {before:.1f} % untrained and {chance:.1f} % chance on {n} held-out "
+                  f"triplets (gain {after - before:+.1f} and {after - chance:+.1f} points; noise bar {bar:.1f} = "
+                  f"{n_se:g} x SE {se:.1f})",
+                  "Section 3.5 (Pretraining for expression embedding); FEC's metric (triplet prediction accuracy)")
+
+
 def claim_beats(ours: float, others: dict, text: str, source: str) -> dict:
     """GLEE-Net's average F1 (``ours``) is above every method in ``others`` ({name: F1})."""
     if not others:
