@@ -206,3 +206,28 @@ def test_source_only_trains_without_a_target_batch():
     row = dict(zip(TERMS, m.loss_trace[-1].tolist()))
     assert {k for k, v in row.items() if v != 0} == {"total", "au", "fl"}   # the landmark branch is on by default
     assert loss.item() == pytest.approx(row["au"] + 0.1 * row["fl"], rel=1e-5)
+
+
+def test_mean_shape_is_the_branchs_first_prediction():
+    mean = torch.rand(49, 2) * 40 + 12
+    b = LandmarkBranch(64, (8, 16, 16, 16, 16), 16, mean_shape=mean.tolist())
+    assert torch.allclose(b(torch.randn(3, 3, 64, 64)), mean.expand(3, 49, 2), atol=1e-4)
+    with pytest.raises(ValueError, match="mean_shape"):
+        LandmarkBranch(64, (8, 16, 16, 16, 16), 16, mean_shape=[[1.0, 2.0]])
+
+
+def test_balanced_au_loss_weighs_positives_and_is_off_by_default():
+    batch = _batch()
+    batch["au"] = torch.tensor([[1.0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]])   # base rates 1/4, 0, 0
+    logits = torch.zeros(4, 3)
+    plain = ShangYu(**KW, separation=False, contrastive=False)
+    bal = ShangYu(**KW, separation=False, contrastive=False, balanced=True)
+    assert "balanced" not in sy.model_kwargs((8, 16, 16, 16, 16), 16, 64) and sy.model_kwargs(
+        (8, 16, 16, 16, 16), 16, 64, balanced=True)["balanced"] is True
+    bal.train()
+    lb, lp = bal.loss(batch, logits).item(), plain.loss(batch, logits).item()
+    # at logit 0 every term is log 2; AU1's one positive weighs (1 - 1/4) / (1/4) = 3, the rest 1
+    assert lp == pytest.approx(math.log(2), rel=1e-5)
+    assert lb == pytest.approx(math.log(2) * (12 + 2) / 12, rel=1e-5)
+    out = bal(*[batch[k] for k in bal.train_inputs])
+    assert torch.isfinite(bal.loss(batch, out))

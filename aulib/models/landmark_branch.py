@@ -125,12 +125,16 @@ class LandmarkBranch(nn.Module):
         widths: channels of the five parts (the first two are ``E_f``'s).
         hidden: width of the first fully-connected layer.
         n_landmarks: points regressed (paper: 49).
+        mean_shape: (n_landmarks, 2) pixel coordinates of the mean training shape, or None. The
+            last fully-connected layer starts with zero weights, so its bias is the first
+            prediction: the mean shape when given (the branch then regresses each face's offsets
+            from it), else every point at the crop centre. The paper is silent on this.
     """
 
     train_inputs = ("image",)
 
     def __init__(self, input_size: int = 176, widths=(32, 64, 128, 128, 128), hidden: int = 512,
-                 n_landmarks: int = N_LANDMARKS):
+                 n_landmarks: int = N_LANDMARKS, mean_shape=None):
         super().__init__()
         if len(widths) != 5:
             raise ValueError(f"the landmark branch has five parts (paper 003 §2.2); widths has {len(widths)}: {widths}")
@@ -144,8 +148,15 @@ class LandmarkBranch(nn.Module):
         side = self.input_size // 32
         self.fc = nn.Sequential(nn.Flatten(), nn.Linear(self.widths[4] * side * side, hidden), nn.PReLU(),
                                 nn.Linear(hidden, 2 * self.n_landmarks))
-        nn.init.zeros_(self.fc[-1].weight)   # start from the centre of the crop, not from noise
+        nn.init.zeros_(self.fc[-1].weight)   # start from the mean shape (or the crop centre), not from noise
         nn.init.zeros_(self.fc[-1].bias)
+        if mean_shape is not None:
+            m = torch.as_tensor(np.asarray(mean_shape, np.float32))
+            if tuple(m.shape) != (self.n_landmarks, 2) or not bool(torch.isfinite(m).all()):
+                raise ValueError(f"mean_shape: expected ({self.n_landmarks}, 2) finite pixel coordinates of the "
+                                 f"{self.n_landmarks} inner landmarks, found shape {tuple(m.shape)}")
+            with torch.no_grad():
+                self.fc[-1].bias.copy_((m / self.input_size - 0.5).reshape(-1))
         self.init = "random"
 
     def head(self, features):
@@ -188,5 +199,6 @@ def load_branch(branch: LandmarkBranch, path) -> str:
 def shangyu_landmarks(input_size: int = 176,                  # side of the input face (paper 176)
                       widths=(32, 64, 128, 128, 128),         # channels of the five parts
                       hidden: int = 512,                      # first fully-connected layer
-                      n_landmarks: int = N_LANDMARKS):        # points regressed (paper 49)
-    return LandmarkBranch(input_size, widths, hidden, n_landmarks)
+                      n_landmarks: int = N_LANDMARKS,         # points regressed (paper 49)
+                      mean_shape=None):                       # (49, 2) px: first prediction (None: crop centre)
+    return LandmarkBranch(input_size, widths, hidden, n_landmarks, mean_shape)

@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import AUWeights, au_list, masked_bce
+from .common import AUWeights, RunningBaseRate, au_list, masked_bce, weighted_bce
 from .landmark_branch import N_LANDMARKS, LandmarkBranch, Stem, inner_landmarks, landmark_loss, load_branch
 from .registry import register
 
@@ -159,7 +159,7 @@ class ShangYu(AUWeights):
     def __init__(self, aus=SHANGYU_AUS, input_size: int = 176, widths=(32, 64, 128, 128, 128), hidden: int = 512,
                  separation: bool = True, landmark_branch: bool = True, contrastive: bool = True,
                  branch_weights=None, lambdas: dict | None = None, eval_on: str = "recon",
-                 n_landmarks: int = N_LANDMARKS):
+                 n_landmarks: int = N_LANDMARKS, balanced: bool = False):
         super().__init__()
         if eval_on not in ("recon", "feature"):
             raise ValueError(f"eval_on must be 'recon' (E_au on G_st(F_l, F_b), ADLD) or 'feature' (E_au on F); "
@@ -174,6 +174,7 @@ class ShangYu(AUWeights):
         self.separation, self.landmark_branch, self.contrastive = bool(separation), bool(landmark_branch), bool(contrastive)
         self.lambdas = dict(PAPER_LAMBDAS, **(lambdas or {}))
         self.eval_on, self.n_landmarks = eval_on, int(n_landmarks)
+        self.balanced = bool(balanced)
         self.init = "random"
         if self.landmark_branch:
             self.branch = LandmarkBranch(self.input_size, self.widths, hidden, self.n_landmarks)
@@ -200,6 +201,7 @@ class ShangYu(AUWeights):
             self.train_inputs = ("image", "landmarks")
         self.register_buffer("loss_trace", torch.zeros(0, len(TERMS)))
         self._init_au_weights(len(self.aus))
+        self.base_rate = RunningBaseRate(len(self.aus))   # used by balanced=True only
 
     # -- loss trace: a buffer that grows by one row per training step ------------------------
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
@@ -267,15 +269,28 @@ class ShangYu(AUWeights):
         return torch.sigmoid((output["logits_s"] if isinstance(output, dict) else output).float())
 
     # -- loss --------------------------------------------------------------------------------
+    def _au_loss(self, batch):
+        """``L_au`` as a function of logits: ADLD's weighted BCE (:func:`masked_bce` with the
+        per-AU weights from the source base rates), or with ``balanced`` also each AU's positive
+        term weighted by ``(1 - r) / r`` (``r`` the running base rate of the training batches,
+        :class:`~aulib.models.common.RunningBaseRate`, as DRML's and FG-Net's balanced losses) -
+        not the paper's loss: it keeps a short run from learning "absent" for every AU. The
+        rate is updated once per training step, however many logits the step scores."""
+        if not self.balanced:
+            return lambda logits: masked_bce(logits, batch, self.au_weights)
+        mask = batch.get("au_mask", torch.ones_like(batch["au"])).float()
+        pw = self.base_rate.weights(batch["au"], mask)
+        return lambda logits: weighted_bce(logits, batch["au"], self.au_weights, mask, pos_weight=pw)
+
     def terms(self, batch, o) -> dict:
         """Every loss term of one training step (unweighted, scalar tensors)."""
         z = o["logits_s"].sum() * 0.0
         t = dict.fromkeys(TERMS[1:], z)
+        au_loss = self._au_loss(batch)
         if not self.separation:
-            t["au"] = masked_bce(o["logits_s"], batch, self.au_weights)
+            t["au"] = au_loss(o["logits_s"])
         else:
-            t["au"] = 0.5 * (masked_bce(o["logits_s"], batch, self.au_weights)
-                             + masked_bce(o["logits_sltb"], batch, self.au_weights))
+            t["au"] = 0.5 * (au_loss(o["logits_s"]) + au_loss(o["logits_sltb"]))
             h = o["ls"].shape[-1]
             idx_s, ok_s = landmark_targets(batch["landmarks"], self.input_size, h)
             idx_t, ok_t = landmark_targets(batch["target_landmarks"], self.input_size, h)
@@ -313,7 +328,7 @@ class ShangYu(AUWeights):
 
     def loss(self, batch, output):
         if not isinstance(output, dict):     # evaluation-style output: the AU loss alone
-            return masked_bce(output, batch, self.au_weights)
+            return self._au_loss(batch)(output)
         t = self.terms(batch, output)
         lam = self.lambdas
         total = (lam["au"] * t["au"] + lam["l"] * t["land"] + lam["adl"] * t["adl"] + lam["adf"] * t["adf"]
@@ -326,9 +341,9 @@ class ShangYu(AUWeights):
 
 
 def _build(aus, input_size, widths, hidden, separation, landmark_branch, contrastive, branch_weights, lambdas,
-           eval_on, n_landmarks):
+           eval_on, n_landmarks, balanced=False):
     return ShangYu(aus, input_size, widths, hidden, separation, landmark_branch, contrastive, branch_weights,
-                   lambdas, eval_on, n_landmarks)
+                   lambdas, eval_on, n_landmarks, balanced)
 
 
 _TINY = {"aus": ["AU1", "AU2", "AU12"], "input_size": 64, "widths": (8, 16, 16, 16, 16), "hidden": 32}
@@ -346,9 +361,10 @@ def shangyu(aus=SHANGYU_AUS,                      # AU names predicted (source l
             branch_weights=None,                  # best.pt of a pre-trained shangyu_landmarks run (ML)
             lambdas: dict | None = None,          # overrides of eq. 3's weights (keys c, l, adf, adl, au, fl)
             eval_on: str = "recon",               # recon (E_au on G_st(F_l, F_b), ADLD) | feature (E_au on F)
-            n_landmarks: int = N_LANDMARKS):      # inner landmarks (paper 49)
+            n_landmarks: int = N_LANDMARKS,       # inner landmarks (paper 49)
+            balanced: bool = False):              # L_au also weighs each AU's positives by (1 - r) / r (not the paper's)
     return _build(aus, input_size, widths, hidden, separation, landmark_branch, contrastive, branch_weights,
-                  lambdas, eval_on, n_landmarks)
+                  lambdas, eval_on, n_landmarks, balanced)
 
 
 @register("adld", output="logits (B, n_aus)", tiny_kwargs=_TINY,
@@ -358,5 +374,6 @@ def adld(aus=SHANGYU_AUS,                         # AU names predicted, in outpu
          widths=(32, 64, 128, 128, 128),          # E_f = the first two widths (ADLD: 32, 64)
          hidden: int = 512,                       # unused without the landmark branch (kept for one signature)
          lambdas: dict | None = None,             # overrides of the shared loss weights
-         eval_on: str = "recon"):                 # recon (ADLD) | feature
-    return _build(aus, input_size, widths, hidden, True, False, False, None, lambdas, eval_on, N_LANDMARKS)
+         eval_on: str = "recon",                  # recon (ADLD) | feature
+         balanced: bool = False):                 # L_au also weighs each AU's positives by (1 - r) / r (not ADLD's)
+    return _build(aus, input_size, widths, hidden, True, False, False, None, lambdas, eval_on, N_LANDMARKS, balanced)
