@@ -752,8 +752,7 @@ class Table1Runs:
 # ----------------------------------------------------------------------- the comparison (compare/)
 TABLE1_NOTEBOOK = "piapdf/01_bp4d_table1"
 #: why PIAP-DF and PIAP have no DISFA-trained rows in the comparison
-_BP4D_ONLY = ("trained on BP4D only (piapdf/01_bp4d_table1); the paper's DISFA model is PIAP fine-tuned from the "
-              "BP4D run with a new head (piapdf/02), not trained on DISFA")
+_BP4D_ONLY = "trained on BP4D only (the paper's DISFA model is PIAP fine-tuned from the BP4D run, piapdf/02)"
 
 
 def _compare_experiment(ctx):
@@ -797,8 +796,8 @@ def _compare_entries() -> list:
                       train=_compare_train(row))
     bp4d = ("within", "bp4d", "bp4d")
     return [entry("piapdf", "PIAP-DF", {bp4d: ("piapdf", "Table 1", "BP4D", "piapdf")}, _compare_claims),
-            entry("piap", "PIAP (PIAP-DF without DF)", {bp4d: ("piapdf", "Table 1", "BP4D", "piap"),   # Table 2: PIAP
-                                                        ("within", "disfa", "disfa"): ("piapdf", "Table 2", "DISFA", "piap")})]
+            entry("piap", "PIAP (PIAP-DF without DF)", {bp4d: ("piapdf", "Table 1", "BP4D", "piap"),   # Table 2 prints
+                                                        ("within", "disfa", "disfa"): ("piapdf", "Table 2", "DISFA", "piap")})]  # PIAP only
 
 
 #: PIAP-DF (and PIAP, its row without DF) in the four-paper comparison (:mod:`aulib.papers.compare`)

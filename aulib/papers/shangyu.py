@@ -518,9 +518,8 @@ def claim_domain_gap(source_f1: float, target_f1: float, source_auc: float, targ
 # The comparison (compare/00_side_by_side): ours, ADLD and DANN as shangyu/01_target_source trains them
 TABLE1_NOTEBOOK = "shangyu/01_target_source"
 #: why the comparison tests Shang & Yu's models under the lab -> wild protocol only
-_WILD_ONLY = ("unsupervised domain adaptation BP4D -> EmotioNet: trained on labelled BP4D (ADLD's split, parts 1 + 2, "
-              "which hold fold 1's test subjects) with unlabelled EmotioNet images, so it is tested on the EmotioNet "
-              "test half only (shangyu/01_target_source)")
+_WILD_ONLY = ("unsupervised adaptation to unlabelled EmotioNet images: tested on the EmotioNet test half only (its BP4D "
+              "training part, ADLD's parts 1 + 2, holds fold 1's test subjects)")
 
 
 def _compare_train(which: str):
