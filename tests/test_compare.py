@@ -255,3 +255,19 @@ def test_the_papers_comparative_claims_are_computed_from_the_table():
     best, df = C.claims(res, ["piapdf"])
     assert best["holds"] is False and "a->a" not in best["evidence"]   # its not-applicable row is left out
     assert df["holds"] is False and "PIAP-DF 46.0 vs PIAP 46.5" in df["evidence"]
+
+
+def test_the_wild_protocol_tests_on_the_target_half_no_adapted_model_was_selected_on():
+    from aulib import data as D, synth
+    from aulib.data import protocols
+
+    root = synth.ensure("synth-emotionet", "smoke")
+    ctx = C.Context("smoke")
+    test = C.wild_test_subjects(ctx, root)
+    full = D.frame_index("emotionet", root, labeled_only=False)
+    split = protocols.emotionet_split(full, None, C.notebook_params(C.WILD_SPLIT_NOTEBOOK, "smoke")["seed"])
+    labelled = set(full[full.labeled.astype(bool)].subject)
+    assert test and set(test) == set(split["test"].subject) and set(test) < labelled
+    assert not set(test) & set(split["val"].subject) and not set(test) & set(split["train"].subject)
+    assert set(test) | set(split["val"].subject) == labelled
+    assert C.wild_test_subjects(ctx, root) is test                # computed once per context

@@ -112,7 +112,8 @@ class Context:
     parameter values given to every paper notebook that declares them (published files at the
     paper profile; the paper check's cut of epochs / iterations / batch / test frames, ``keep_last``);
     empty or zero values are left out (the paper notebook's own value holds), booleans always passed. Experiments are built once
-    per notebook and kept here."""
+    per notebook and kept here, with the trained models (``models``, per method and source) and the
+    ``wild`` test images (``wild_test``)."""
 
     profile: str
     seed: int = 0
@@ -121,6 +122,7 @@ class Context:
     overrides: dict = field(default_factory=dict)
     experiments: dict = field(default_factory=dict)
     models: dict = field(default_factory=dict)
+    wild_test: dict = field(default_factory=dict)
 
     def params(self, notebook: str) -> dict:
         """``notebook``'s parameters at this profile with the overrides it declares (and
@@ -259,12 +261,12 @@ def wild_test_subjects(ctx: Context, emotionet_root) -> list:
     from aulib import data as D
     from aulib.data import protocols
 
-    key = ("wild-test", str(emotionet_root))
-    if key not in ctx.experiments:
+    key = str(emotionet_root)
+    if key not in ctx.wild_test:
         p = ctx.params(WILD_SPLIT_NOTEBOOK)
         full = D.frame_index("emotionet", emotionet_root, labeled_only=False)
-        ctx.experiments[key] = list(protocols.emotionet_split(full, p["n_unlabeled"] or None, p["seed"])["test"].subject)
-    return ctx.experiments[key]
+        ctx.wild_test[key] = list(protocols.emotionet_split(full, p["n_unlabeled"] or None, p["seed"])["test"].subject)
+    return ctx.wild_test[key]
 
 
 def _train(ctx: Context, m: Method, exp, source: str):
