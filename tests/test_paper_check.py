@@ -166,7 +166,11 @@ def test_glee_net_check_tables_name_the_facenet_and_morphable_stand_ins(tmp_path
         # the datasets its input check names are catalogue datasets its [check] table links
         source = "".join(c.source for c in nbformat.read(str(nb.path), 4).cells if c.cell_type == "code")
         call = re.search(r"gp\.check_inputs\(.*?datasets=\(([^)]*)\)\)", source, re.S)
-        named = re.findall(r'"([^"]+)"', call.group(1))
+        if call:
+            named = re.findall(r'"([^"]+)"', call.group(1))
+        else:                          # Tables 1-3's set-up checks its inputs inside (gp.within_experiment)
+            assert "gp.within_experiment(" in source, nb.id
+            named = list(gp.WITHIN_DATASETS)
         assert set(named) <= set(DATASETS) and set(named) <= set(table["datasets"]), (nb.id, named)
         # its input check at the paper profile accepts the two stand-in files (datasets aside)
         gp.check_inputs(nb.id, "paper", use_synth=params["use_synth"], data_root=params["data_root"],

@@ -3,14 +3,15 @@ folds and step budget, tested within and across domains.
 
 A method joins the comparison by being registered — here for FG-Net and the shared baselines it
 trains beside it, and in any other paper module by a module-level ``COMPARE`` list of
-:class:`Method` (:func:`methods` imports every ``aulib.papers`` module and collects them), so
-GLEE-Net, Shang & Yu and PIAP-DF appear the day their modules declare their entries.
+:class:`Method` (:func:`methods` imports every ``aulib.papers`` module and collects them): GLEE-Net
+(``gleenet``), PIAP-DF and PIAP (``piapdf``), Shang & Yu with ADLD and DANN (``shangyu``).
 
-A method is trained through its paper's :class:`aulib.train.recipes.Experiment`, built with the
-parameters the registry resolves for that paper's notebook at the same profile
-(``Method.notebook``, e.g. ``fgnet/01_within_domain``): same model arguments, training settings,
-frames and run-cache group, hence the same run keys, so a model a paper notebook already trained
-is read back from the run cache, not retrained (``aulib.train.recipes.cached_fit``).
+A method is trained through its paper notebook's own set-up, built from the parameters the registry
+resolves for that notebook at the same profile (``Method.notebook``, e.g. ``fgnet/01_within_domain``;
+:meth:`Context.params`): same model arguments, training settings, frames and run-cache group, hence
+the same run keys, so a model a paper notebook already trained is read back from the run cache, not
+retrained (``aulib.train.recipes.cached_fit``). Test sets are capped as each notebook caps them
+(its ``max_test_frames``, a seeded subset).
 
 Protocols (:data:`PROTOCOLS`), all on fold 1 of the source's three subject-exclusive folds (the
 first fold, as FG-Net's Table 2 uses Table 1's fold-1 models):
@@ -18,7 +19,24 @@ first fold, as FG-Net's Table 2 uses Table 1's fold-1 models):
 - ``within``: synth-disfa and synth-bp4d, tested on the fold's test subjects;
 - ``cross``: lab-a <-> lab-b, the DISFA model tested on every synth-bp4d subject and the BP4D
   model on every synth-disfa subject, on the AUs both label (:func:`aulib.data.protocols.shared_aus`);
-- ``wild``: lab -> wild, the BP4D model tested on synth-emotionet (EmotioNet-like capture).
+- ``wild``: lab -> wild, the BP4D model tested on the **test half** of synth-emotionet's labelled
+  images (Shang & Yu's EmotioNet split, :func:`aulib.data.protocols.emotionet_split`, with
+  ``shangyu/01_target_source``'s seed), on the AUs both label: the validation half is where the
+  adapted models (Shang & Yu, ADLD, DANN) were selected, so no method is tested on it.
+
+**Methods that support only some protocols.** A method declares the protocols it can be tested
+under (:attr:`Method.protocols`) and the datasets it can be trained on (:attr:`Method.sources`),
+with the reason (:attr:`Method.not_applicable`). Every (method, protocol, train, test) row the
+chosen protocols ask for is in :func:`compare`'s table; a row outside what the method supports has
+``f1`` and ``floor`` NaN and ``note`` = ``"not applicable: <reason>"`` — never silently missing,
+never filled with a number from another protocol. The paper's own number is still shown on such a
+row where the paper reports one. Shang & Yu (and ADLD, DANN) are unsupervised domain adaptation:
+trained on labelled BP4D (ADLD's split, parts 1 + 2) with unlabelled EmotioNet images, so they apply
+to ``wild`` only, tested by their own set-up (dlib-aligned faces; images without a face are in its
+ledger) on the same test half; their BP4D training subjects include fold 1's test part, so a
+``within`` or ``cross`` row would test on training subjects (the leakage guard's case). PIAP-DF and
+PIAP are trained on BP4D only (``piapdf/01_bp4d_table1``; the paper's DISFA model is PIAP
+fine-tuned from BP4D, ``piapdf/02``), so their DISFA-source rows are not applicable.
 
 F1 is the per-AU F1 averaged over AUs (:mod:`aulib.eval.metrics`). Each row carries the
 paper's own headline number for the method (``aulib/eval/reported``) beside ours, and
@@ -55,7 +73,14 @@ class Method:
     bench: the label its rows carry in ``results/bench.json`` (e.g. ``"FG-Net"``);
     claims: ``results -> [dict(claim, holds, evidence, source)]`` — the paper's comparative claims
     this common protocol can test, computed from :func:`compare`'s table (``holds`` None when it
-    cannot: :func:`claims` passes them to ``run.claim``).
+    cannot: :func:`claims` passes them to ``run.claim``);
+    protocols, sources: the protocols it can be tested under and the datasets it can be trained on
+    (default: all); other rows are "not applicable" with the reason ``not_applicable``;
+    train: ``(context, experiment, source) -> model`` when fold 1 of ``source`` is not trained by
+    ``setup`` + ``Experiment.train_on`` (e.g. PIAP-DF's chain of rows);
+    test: ``(context, experiment, model, protocol, source, target) -> (per-AU F1 Series with "Avg",
+    always-active floor)`` when the method is not tested through ``Experiment.test_on`` (Shang & Yu's
+    own set-up).
     """
 
     key: str
@@ -67,6 +92,18 @@ class Method:
     headline: dict = field(default_factory=dict)
     bench: str = ""
     claims: Callable | None = field(repr=False, default=None)
+    protocols: tuple = ("within", "cross", "wild")
+    sources: tuple = ("disfa", "bp4d")
+    not_applicable: str = ""
+    train: Callable | None = field(repr=False, default=None)
+    test: Callable | None = field(repr=False, default=None)
+
+    def why_not(self, protocol: str, source: str) -> str:
+        """"" when the method applies to ``protocol`` trained on ``source``, else the reason."""
+        if protocol in self.protocols and source in self.sources:
+            return ""
+        return self.not_applicable or (f"{self.label} is tested under {', '.join(self.protocols)} only, "
+                                       f"trained on {', '.join(self.sources)}")
 
 
 @dataclass
@@ -75,7 +112,8 @@ class Context:
     parameter values given to every paper notebook that declares them (published files at the
     paper profile; the paper check's cut of epochs / iterations / batch / test frames, ``keep_last``);
     empty or zero values are left out (the paper notebook's own value holds), booleans always passed. Experiments are built once
-    per notebook and kept here."""
+    per notebook and kept here, with the trained models (``models``, per method and source) and the
+    ``wild`` test images (``wild_test``)."""
 
     profile: str
     seed: int = 0
@@ -83,10 +121,15 @@ class Context:
     data_root: str = ""
     overrides: dict = field(default_factory=dict)
     experiments: dict = field(default_factory=dict)
+    models: dict = field(default_factory=dict)
+    wild_test: dict = field(default_factory=dict)
 
     def params(self, notebook: str) -> dict:
-        """``notebook``'s parameters at this profile with the overrides it declares."""
+        """``notebook``'s parameters at this profile with the overrides it declares (and
+        ``data_root`` when set)."""
         given = {k: v for k, v in self.overrides.items() if isinstance(v, bool) or v not in ("", 0, None)}
+        if self.data_root:
+            given["data_root"] = self.data_root
         return notebook_params(notebook, self.profile, given)
 
     def experiment(self, m: Method):
@@ -122,7 +165,7 @@ def fgnet_experiment(ctx: Context):
     from aulib.train import TrainConfig, recipes
 
     p = ctx.params(FGNET_NOTEBOOK)
-    root = ctx.data_root or p["data_root"]
+    root = p["data_root"]
     roots = {k: synth.ensure(DATASET_NAME[k], p["synth_profile"], root=root or None, seed=p["seed"]) if p["use_synth"]
              else D.dataset_root(k, data_root=root or None) for k in DATASET_NAME}
     faces_root = synth.ensure("synth-ffhq", p["synth_profile"], root=root or None) if ctx.profile != "paper" else None
@@ -207,12 +250,55 @@ def headline(m: Method, protocol: str, source: str, target: str) -> float:
     return float(rows.value.iloc[0]) if len(rows) else float("nan")
 
 
-def compare(ctx: Context, chosen: list[str], protocols: list[str]) -> pd.DataFrame:
-    """Train (or read back) each chosen method on fold 1 of each source and test it under each
-    protocol. Returns ``[method, paper, protocol, train, test, aus, f1, floor, paper_f1]`` (F1 in
-    percent; ``floor`` the always-active predictor on the same test frames)."""
+WILD_SPLIT_NOTEBOOK = "shangyu/01_target_source"
+
+
+def wild_test_subjects(ctx: Context, emotionet_root) -> list:
+    """The ``wild`` protocol's test images: the test half of the labelled EmotioNet images in
+    Shang & Yu's split (:func:`aulib.data.protocols.emotionet_split`; ADLD's list files when the
+    dataset has them, else halves drawn with :data:`WILD_SPLIT_NOTEBOOK`'s ``seed`` and
+    ``n_unlabeled``). Each EmotioNet image is its own subject."""
+    from aulib import data as D
+    from aulib.data import protocols
+
+    key = str(emotionet_root)
+    if key not in ctx.wild_test:
+        p = ctx.params(WILD_SPLIT_NOTEBOOK)
+        full = D.frame_index("emotionet", emotionet_root, labeled_only=False)
+        ctx.wild_test[key] = list(protocols.emotionet_split(full, p["n_unlabeled"] or None, p["seed"])["test"].subject)
+    return ctx.wild_test[key]
+
+
+def _train(ctx: Context, m: Method, exp, source: str):
+    """Fold 1 of ``source`` trained (or read back) as ``m``'s paper notebook trains it."""
+    if m.train is not None:
+        return m.train(ctx, exp, source)
+    name, kw = m.setup(ctx, exp, source)
+    return exp.train_on(source, exp.folds(source)[0], f"{m.key} {source}", name=name, **kw)
+
+
+def _test(ctx: Context, m: Method, exp, model, protocol: str, source: str, target: str):
+    """(per-AU F1 with "Avg", always-active floor) of ``model`` under ``protocol``."""
     from aulib.data.protocols import shared_aus
 
+    if m.test is not None:
+        return m.test(ctx, exp, model, protocol, source, target)
+    if source == target:
+        subjects, aus = exp.folds(source)[0].test, None
+    elif protocol == "wild":
+        subjects, aus = wild_test_subjects(ctx, exp.roots[target]), list(shared_aus(source, target))
+    else:
+        subjects, aus = exp.subjects(target), list(shared_aus(source, target))
+    return exp.test_on(model, target, subjects, aus=aus).f1(), exp.floor(target, subjects, aus=aus)
+
+
+def compare(ctx: Context, chosen: list[str], protocols: list[str]) -> pd.DataFrame:
+    """Train (or read back) each chosen method on fold 1 of each source and test it under each
+    protocol. Returns ``[method, key, paper, protocol, train, test, aus, f1, floor, paper_f1, note]``
+    (F1 in percent; ``floor`` the always-active predictor on the same test frames), one row per
+    method and (protocol, train, test) pair asked for: where the method does not apply
+    (:meth:`Method.why_not`) ``aus``, ``f1`` and ``floor`` are NaN and ``note`` says "not
+    applicable: <why>". Trained models are kept in ``ctx.models`` for :func:`efficiency`."""
     registry = methods()
     unknown = [k for k in chosen if k not in registry]
     if unknown:
@@ -220,37 +306,34 @@ def compare(ctx: Context, chosen: list[str], protocols: list[str]) -> pd.DataFra
     bad = [p for p in protocols if p not in PROTOCOLS]
     if bad:
         raise KeyError(f"unknown protocol {bad}; valid: {', '.join(PROTOCOLS)}")
-    rows, models = [], {}
+    rows = []
     for key in chosen:
         m = registry[key]
-        exp = ctx.experiment(m)
         for proto in protocols:
             for source, target in PROTOCOLS[proto]:
-                fold = exp.folds(source)[0]
-                if (key, source) not in models:
-                    name, kw = m.setup(ctx, exp, source)
-                    models[(key, source)] = exp.train_on(source, fold, f"{key} {source}", name=name, **kw)
-                model = models[(key, source)]
-                if source == target:
-                    subjects, aus = fold.test, None
-                else:
-                    subjects, aus = exp.subjects(target), list(shared_aus(source, target))
-                f1 = exp.test_on(model, target, subjects, aus=aus).f1()
-                rows.append({"method": m.label, "key": key, "paper": m.paper, "protocol": proto,
-                             "train": DATASET_NAME[source], "test": DATASET_NAME[target],
-                             "aus": len(f1) - 1, "f1": float(f1["Avg"]),
-                             "floor": exp.floor(target, subjects, aus=aus),
-                             "paper_f1": headline(m, proto, source, target)})
+                row = {"method": m.label, "key": key, "paper": m.paper, "protocol": proto,
+                       "train": DATASET_NAME[source], "test": DATASET_NAME[target]}
+                why = m.why_not(proto, source)
+                if why:
+                    rows.append(dict(row, aus=float("nan"), f1=float("nan"), floor=float("nan"),
+                                     paper_f1=headline(m, proto, source, target), note=f"not applicable: {why}"))
+                    continue
+                exp = ctx.experiment(m)
+                if (key, source) not in ctx.models:
+                    ctx.models[(key, source)] = _train(ctx, m, exp, source)
+                f1, floor = _test(ctx, m, exp, ctx.models[(key, source)], proto, source, target)
+                rows.append(dict(row, aus=len(f1) - 1, f1=float(f1["Avg"]), floor=float(floor),
+                                 paper_f1=headline(m, proto, source, target), note=""))
     return pd.DataFrame(rows)
 
 
 def efficiency(ctx: Context, chosen: list[str], bench_path: Path | None = None) -> pd.DataFrame:
-    """Per method: parameters (millions, of the model as built for synth-disfa at this profile)
-    and, from ``results/bench.json`` when present, CPU train / inference images/s of its bench rows
-    (label :attr:`Method.bench`, ``tiny`` size) and GFLOPs when a row reports them; ``NaN`` where
-    not measured."""
+    """Per method: parameters (millions, of the model trained on its first source, as
+    :func:`compare` trained it — read from ``ctx.models`` or trained / read back here) and, from
+    ``results/bench.json`` when present, CPU train / inference images/s of its bench rows (label
+    :attr:`Method.bench`, ``tiny`` size) and GFLOPs when a row reports them; ``NaN`` where not
+    measured."""
     from aulib import config
-    from aulib.train import create_model
 
     registry = methods()
     path = Path(bench_path or config.results_root() / "bench.json")
@@ -259,10 +342,10 @@ def efficiency(ctx: Context, chosen: list[str], bench_path: Path | None = None) 
     out = []
     for key in chosen:
         m = registry[key]
-        exp = ctx.experiment(m)
-        name, kw = m.setup(ctx, exp, "disfa")
-        kw = dict(exp.base_kwargs, **kw) if name == exp.model else dict(kw)
-        model = create_model(name, **dict(kw, aus=exp.aus("disfa")))
+        source = m.sources[0]
+        if (key, source) not in ctx.models:
+            ctx.models[(key, source)] = _train(ctx, m, ctx.experiment(m), source)
+        model = ctx.models[(key, source)]
         mine = [r for r in brows if m.bench and r["name"].startswith(m.bench + " ") and "tiny" in r["name"]
                 and r.get("device", "cpu") == "cpu"]
 
@@ -302,17 +385,32 @@ def claims(results: pd.DataFrame, chosen: list[str]) -> list[dict]:
     return [c for k in chosen if registry[k].claims for c in registry[k].claims(results)]
 
 
-def cross_domain_best(results: pd.DataFrame, method: str = "FG-Net") -> tuple[bool | None, str]:
-    """FG-Net Table 2's comparative claim on the common protocol: ``method`` has the highest
-    cross-domain F1 in each direction among the methods compared. (None, why) when fewer than two
-    methods or no cross-domain rows."""
-    cross = results[results.protocol == "cross"]
-    if cross.method.nunique() < 2 or method not in set(cross.method):
-        return None, "needs the cross protocol and at least two methods including " + method
+def best_of(results: pd.DataFrame, method: str, protocol: str) -> tuple[bool | None, str]:
+    """``method`` (a label) has the highest F1 of the methods compared in every (train, test) pair
+    of ``protocol`` where it and another method have a number (not-applicable rows are left out).
+    (None, why) when no such pair exists."""
+    rows = results[(results.protocol == protocol) & results.f1.notna()]
     parts, ok = [], True
-    for (tr, te), g in cross.groupby(["train", "test"], sort=False):
+    for (tr, te), g in rows.groupby(["train", "test"], sort=False):
+        if method not in set(g.method) or g.method.nunique() < 2:
+            continue
         best = g.loc[g.f1.idxmax()]
         mine = float(g[g.method == method].f1.iloc[0])
         ok &= bool(np.isclose(mine, best.f1) or mine >= best.f1)
         parts.append(f"{tr}->{te}: {method} {mine:.1f}, best {best.method} {best.f1:.1f}")
+    if not parts:
+        return None, f"needs the {protocol} protocol and at least two methods including {method} tested on the same pair"
     return ok, "; ".join(parts)
+
+
+def f1_of(results: pd.DataFrame, key: str, protocol: str) -> float | None:
+    """The F1 of method ``key`` in ``protocol``'s first applicable row; None when it has none."""
+    rows = results[(results.key == key) & (results.protocol == protocol) & results.f1.notna()] \
+        if "key" in results else results.iloc[:0]
+    return float(rows.f1.iloc[0]) if len(rows) else None
+
+
+def cross_domain_best(results: pd.DataFrame, method: str = "FG-Net") -> tuple[bool | None, str]:
+    """FG-Net Table 2's comparative claim on the common protocol: ``method`` has the highest
+    cross-domain F1 in each direction among the methods compared (:func:`best_of`)."""
+    return best_of(results, method, "cross")

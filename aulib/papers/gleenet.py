@@ -547,3 +547,79 @@ def neighbours_figure(images: list, spaces: dict, combo: np.ndarray, query: int,
         row[0].set_ylabel(name, fontsize=7)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------------------------------
+# Tables 1-3's set-up, shared by gleenet/01_within_domain and the comparison (compare/)
+#: the datasets of Tables 1-3 (BP4D, DISFA, BP4D+)
+WITHIN_DATASETS = ("bp4d", "disfa", "bp4dplus")
+
+
+def within_experiment(p: dict, device: str, extra=()) -> tuple[GleeExperiment, dict]:
+    """``gleenet/01_within_domain``'s set-up from its parameters ``p`` (the notebook's
+    ``run.params``, or the registry's values for it at a profile): checks its inputs
+    (:func:`check_inputs`), reads the pre-trained parts (:func:`pretrained_parts`, cached by
+    ``gleenet/00_pretraining``) and builds the :class:`GleeExperiment` of Tables 1-3 on
+    :data:`WITHIN_DATASETS` (SGD m 0.9, §4.2) plus the test-only datasets ``extra`` (e.g.
+    ``("emotionet",)``; a dataset root never changes a run's key). The same ``p`` gives the same
+    run keys, so the comparison reads this notebook's runs back. Returns (experiment, parts).
+    Raises :class:`MissingInputs` before anything runs when a file the settings need is absent."""
+    from aulib import data as D, synth
+    from aulib.train import TrainConfig
+
+    data_root, use_synth = p["data_root"], p["use_synth"]
+    check_inputs("gleenet/01_within_domain", p["profile"], use_synth=use_synth, data_root=data_root,
+                 facenet_weights=p["facenet_weights"], morphable_model=p["morphable_model"], datasets=WITHIN_DATASETS)
+
+    def root(k):
+        return (synth.ensure(f"synth-{k}", p["synth_profile"], root=data_root or None, seed=p["seed"]) if use_synth
+                else D.dataset_root(k, data_root=data_root or None))
+    parts = pretrained_parts(p["profile"], root("faces") if not p["facenet_weights"] else None, root("fec"),
+                             facenet_weights=p["facenet_weights"], identity_epochs=p["identity_epochs"],
+                             pretrain_epochs=p["pretrain_epochs"], pretrain_lr=p["pretrain_lr"],
+                             max_triplets=p["max_triplets"], margin=p["margin"], seed=p["seed"], device=device)
+    kw = model_kwargs(p["profile"])
+    cfg = TrainConfig(optimizer="sgd", lr=p["lr"], momentum=0.9, weight_decay=5e-4, epochs=p["epochs"],
+                      batch_size=p["batch_size"], schedule="constant", max_iters_per_epoch=p["max_iters"],
+                      seed=p["seed"], device=device, progress=False)
+    exp = GleeExperiment({k: root(k) for k in tuple(WITHIN_DATASETS) + tuple(extra)}, p["profile"], cfg, "gleenet", kw,
+                         image_size=kw["input_size"], alignment="similarity", max_test_frames=p["max_test_frames"],
+                         seed=p["seed"], device=device, group="gleenet-notebooks", morphable_model=p["morphable_model"])
+    return exp, parts
+
+
+# ---------------------------------------------------------------------------------------
+# The comparison (compare/00_side_by_side): GLEE-Net as gleenet/01_within_domain trains it
+WITHIN_NOTEBOOK = "gleenet/01_within_domain"
+
+
+def _compare_experiment(ctx):
+    """Tables 1-3's experiment from ``gleenet/01_within_domain``'s parameters at ``ctx.profile``
+    (:func:`within_experiment`), synth-emotionet added as a test-only domain; the pre-trained
+    parts ride along as ``exp.parts``."""
+    exp, parts = within_experiment(ctx.params(WITHIN_NOTEBOOK), ctx.device, extra=("emotionet",))
+    exp.parts = parts
+    return exp
+
+
+def _compare_claims(results: pd.DataFrame) -> list[dict]:
+    from aulib.papers.compare import best_of
+
+    holds, evidence = best_of(results, "GLEE-Net", "within")
+    return [_claim("GLEE-Net has the highest within-domain F1 (each dataset) of the methods compared", holds, evidence,
+                   "Section 4.3; Tables 1-2 (GLEE-Net's average F1 above every method on BP4D and DISFA), tested on "
+                   "the common protocol")]
+
+
+def _compare_entries() -> list:
+    from aulib.papers.compare import Method
+
+    return [Method("gleenet", "GLEE-Net", "gleenet", WITHIN_NOTEBOOK,
+                   lambda ctx, exp, dataset: ("gleenet", gleenet_variant("full", exp.parts)), _compare_experiment,
+                   {("within", "bp4d", "bp4d"): ("gleenet", "Table 1", "BP4D", "gleenet"),
+                    ("within", "disfa", "disfa"): ("gleenet", "Table 2", "DISFA", "gleenet")},
+                   "GLEE-Net", _compare_claims)]
+
+
+#: GLEE-Net in the four-paper comparison (:mod:`aulib.papers.compare`)
+COMPARE = _compare_entries()

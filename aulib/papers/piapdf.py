@@ -639,13 +639,15 @@ def shared_parts(profile: str, roots_: dict, *, image_size: int, unet_base: int,
 def experiment(roots_: dict, profile: str, *, image_size: int, epochs: int, max_iters: int, batch_size: int,
                lr: float, max_test_frames: int, seed: int = 0, device: str = "cpu"):
     """The :class:`aulib.train.recipes.Experiment` of the AU tables: ``piapdf`` on similarity-
-    aligned faces, AdamW, constant lr, epoch chosen on held-out training subjects."""
+    aligned faces, AdamW, constant lr, epoch chosen on held-out training subjects. Of ``roots_``
+    it keeps the AU datasets (bp4d, disfa, and emotionet, a test-only domain of the comparison);
+    a dataset root never changes a run's key."""
     from aulib.train import TrainConfig
     from aulib.train.recipes import Experiment
 
     cfg = TrainConfig(optimizer="adamw", lr=lr, weight_decay=5e-4, epochs=epochs, batch_size=batch_size,
                       schedule="constant", max_iters_per_epoch=max_iters, seed=seed, device=device, progress=False)
-    au_roots = {k: v for k, v in roots_.items() if k in ("bp4d", "disfa")}
+    au_roots = {k: v for k, v in roots_.items() if k in ("bp4d", "disfa", "emotionet")}
     return Experiment(au_roots, profile, cfg, "piapdf", {}, image_size=image_size, alignment="similarity",
                       max_test_frames=max_test_frames, seed=seed, device=device, group="piapdf-notebooks")
 
@@ -705,3 +707,98 @@ def claim_generator_draws_maps(scores: dict) -> dict:
     return _claim("PI Generator 0 draws the predefined PI maps from the image (held-out IoU above the mean map's)", g > m,
                   f"held-out IoU {g:.1f} % vs {m:.1f} % for the training faces' mean map; BCE {scores['bce']:.3f} "
                   f"({scores['n_test']} faces of clips not trained on)", "§3.1", iou=g, mean_map_iou=m)
+
+
+class Table1Runs:
+    """``piapdf/01_bp4d_table1``'s set-up from its parameters ``p`` (the notebook's
+    ``run.params``, or the registry's values for it at a profile), so that the notebook and the
+    comparison (``compare/``) train and read back the same runs: checks the inputs
+    (:func:`check_inputs`), the dataset roots (:func:`roots`; ``extra`` adds test-only datasets,
+    e.g. ``("emotionet",)``), the shared stage-1 generator and Encoder P (:func:`shared_parts`)
+    and the AU :func:`experiment`. Attributes ``roots``, ``parts``, ``exp``, ``imagenet``."""
+
+    NEEDS = ("bp4d", "disfa", "afewva", "faces")
+
+    def __init__(self, p: dict, device: str, extra=()):
+        self.p = dict(p)
+        check_inputs(p["profile"], self.NEEDS, use_synth=p["use_synth"], data_root=p["data_root"],
+                     imagenet_efficientnet=p["imagenet_efficientnet"])
+        self.imagenet = p["imagenet_efficientnet"] or None
+        self.roots = roots(self.NEEDS + tuple(extra), p["synth_profile"], p["use_synth"], p["data_root"], p["seed"])
+        self.parts = shared_parts(p["profile"], self.roots, image_size=p["image_size"], unet_base=p["unet_base"],
+                                  unet_depth=p["unet_depth"], stage1_epochs=p["stage1_epochs"],
+                                  stage1_lr=p["stage1_lr"], batch_size=p["batch_size"], max_iters=p["max_iters"],
+                                  p_epochs=p["p_epochs"], p_lr=p["p_lr"], use_synth=p["use_synth"],
+                                  data_root=p["data_root"], imagenet=self.imagenet, seed=p["seed"], device=device,
+                                  need_p=True)
+        self.exp = experiment(self.roots, p["profile"], image_size=p["image_size"], epochs=p["epochs"],
+                              max_iters=p["max_iters"], batch_size=p["batch_size"], lr=p["lr"],
+                              max_test_frames=p["max_test_frames"], seed=p["seed"], device=device)
+
+    def train_rows(self, fold, rows) -> tuple[dict, dict]:
+        """Table 3's ``rows`` on BP4D ``fold`` (:func:`run_rows`, dependencies included), DF's
+        unlabelled pool built for the fold (:func:`unlabelled_pool`). Returns ({row: (model, run
+        dir)}, the pool's counts)."""
+        p = self.p
+        pool, counts = unlabelled_pool(self.exp, fold, self.roots["bp4d"], self.roots.get("disfa"),
+                                       p["max_unlabelled"], p["seed"])
+        done = run_rows(self.exp, fold, rows, self.parts, seed=p["seed"], pool=pool, df_lr=p["df_lr"],
+                        df_epochs=p["df_epochs"], student_lr=p["student_lr"], pi_weight=p["pi_weight"],
+                        ap_weight=p["ap_weight"], imagenet=self.imagenet)
+        return done, counts
+
+
+
+# ----------------------------------------------------------------------- the comparison (compare/)
+TABLE1_NOTEBOOK = "piapdf/01_bp4d_table1"
+#: why PIAP-DF and PIAP have no DISFA-trained rows in the comparison
+_BP4D_ONLY = "trained on BP4D only (the paper's DISFA model is PIAP fine-tuned from the BP4D run, piapdf/02)"
+
+
+def _compare_experiment(ctx):
+    """Table 1's experiment from ``piapdf/01_bp4d_table1``'s parameters at ``ctx.profile``
+    (:class:`Table1Runs`), synth-emotionet added as a test-only domain; the set-up rides along as
+    ``exp.table1`` (its :meth:`Table1Runs.train_rows` trains the rows)."""
+    runs = Table1Runs(ctx.params(TABLE1_NOTEBOOK), ctx.device, extra=("emotionet",))
+    runs.exp.table1 = runs
+    return runs.exp
+
+
+def _compare_train(row: str):
+    def train(ctx, exp, source):
+        done, _ = exp.table1.train_rows(exp.folds(source)[0], [row])
+        return done[row][0]
+    return train
+
+
+def _compare_claims(results):
+    from aulib.papers.compare import best_of, f1_of
+
+    holds, evidence = best_of(results, "PIAP-DF", "within")
+    out = [_claim("PIAP-DF has the highest within-domain F1 on BP4D of the methods compared", holds, evidence,
+                  "§4.2 ('PIAP-DF achieves an average performance improvement'); Table 1, tested on the common protocol")]
+    full, piap = f1_of(results, "piapdf", "within"), f1_of(results, "piap", "within")
+    if full is None or piap is None:
+        out.append(_claim("DF improves PIAP on BP4D (PIAP-DF above PIAP)", None,
+                          "needs PIAP-DF and PIAP on the within protocol", "Table 1"))
+    else:
+        out.append(_claim("DF improves PIAP on BP4D (PIAP-DF above PIAP)", full > piap,
+                          f"PIAP-DF {full:.1f} vs PIAP {piap:.1f} (paper 64.4 vs 64.1)", "Table 1"))
+    return out
+
+
+def _compare_entries() -> list:
+    from aulib.papers.compare import Method
+
+    def entry(row, label, headline, claims=None):
+        return Method(row, label, "piapdf", TABLE1_NOTEBOOK, None, _compare_experiment, headline,
+                      "PIAP AU encoder (EfficientNet-B1)", claims, sources=("bp4d",), not_applicable=_BP4D_ONLY,
+                      train=_compare_train(row))
+    bp4d = ("within", "bp4d", "bp4d")
+    return [entry("piapdf", "PIAP-DF", {bp4d: ("piapdf", "Table 1", "BP4D", "piapdf")}, _compare_claims),
+            entry("piap", "PIAP (PIAP-DF without DF)", {bp4d: ("piapdf", "Table 1", "BP4D", "piap"),   # Table 2 prints
+                                                        ("within", "disfa", "disfa"): ("piapdf", "Table 2", "DISFA", "piap")})]  # PIAP only
+
+
+#: PIAP-DF (and PIAP, its row without DF) in the four-paper comparison (:mod:`aulib.papers.compare`)
+COMPARE = _compare_entries()

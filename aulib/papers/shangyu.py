@@ -347,6 +347,38 @@ def prepare(notebook: str, profile: str, *, use_synth: bool, synth_profile: str,
                  seed=seed, device=device)
 
 
+class NotebookRuns:
+    """What a Shang & Yu notebook sets up from its parameters ``p`` (its ``run.params``, or the
+    registry's values for it at a profile, as the comparison ``compare/`` reads them): the
+    :class:`Setup` (:func:`prepare`), the landmark branch pre-trained on the source faces
+    (:func:`pretrain_landmarks`, cached), the training configuration (:meth:`cfg`) and the
+    model's arguments (:meth:`ours`). The same ``p`` gives the same run keys, so every caller
+    reads the same cached runs. ``notebook`` names the notebook in input errors."""
+
+    def __init__(self, notebook: str, p: dict, device: str):
+        self.p, self.device = dict(p), device
+        self.widths = widths_of(p["widths"])
+        self.setup = prepare(notebook, p["profile"], use_synth=p["use_synth"], synth_profile=p["synth_profile"],
+                             data_root=p["data_root"], seed=p["seed"], image_size=p["image_size"],
+                             n_unlabeled=p["n_unlabeled"], max_frames=p["max_frames"], device=device)
+        pre = train_config(lr=p["pre_lr"], epochs=p["pre_epochs"], batch_size=p["pre_batch_size"], max_iters=p["pre_iters"],
+                           seed=p["seed"], device=device)
+        self.branch, self.branch_dir = pretrain_landmarks(self.setup, {"widths": self.widths, "hidden": p["hidden"]}, pre)
+
+    def cfg(self, seed: int | None = None):
+        """The training configuration of every adapted run (:func:`train_config`), seed ``seed``
+        (default: the notebook's)."""
+        p = self.p
+        return train_config(lr=p["lr"], epochs=p["epochs"], batch_size=p["batch_size"], max_iters=p["max_iters"],
+                            seed=p["seed"] if seed is None else seed, device=self.device, schedule=p["schedule"])
+
+    def ours(self, **switches) -> dict:
+        """The ``shangyu`` model's arguments (:func:`model_kwargs`) with ``switches`` (Table 3's
+        :data:`ABLATION`: ``landmark_branch=False, contrastive=False`` is ADLD)."""
+        return model_kwargs(self.widths, self.p["hidden"], self.p["image_size"], self.branch_dir / "best.pt",
+                            balanced=self.p["balanced"], **switches)
+
+
 def widths_of(text: str) -> tuple:
     """The ``widths`` parameter ("32,64,128,128,128") as five ints; a clear error otherwise."""
     try:
@@ -509,3 +541,55 @@ def claim_domain_gap(source_f1: float, target_f1: float, source_auc: float, targ
                   f"ROC AUC {source_auc:.1f} (source test) -> {target_auc:.1f} (target test), drop {da:+.1f}; "
                   f"F1 above the always-active floor {source_f1 - source_floor:+.1f} -> {target_f1 - target_floor:+.1f}",
                   "issue set-up (paper 003 §1: lab vs in-the-wild disparities)", auc_drop=da, f1_margin_drop=df)
+
+
+# ---------------------------------------------------------------------------------------
+# The comparison (compare/00_side_by_side): ours, ADLD and DANN as shangyu/01_target_source trains them
+TABLE1_NOTEBOOK = "shangyu/01_target_source"
+#: why the comparison tests Shang & Yu's models under the lab -> wild protocol only
+_WILD_ONLY = ("unsupervised adaptation to unlabelled EmotioNet images: tested on the EmotioNet test half only (its BP4D "
+              "training part, ADLD's parts 1 + 2, holds fold 1's test subjects)")
+
+
+def _compare_train(which: str):
+    def train(ctx, runs, source):
+        if which == "dann":
+            name, kw = "dann", baseline_kwargs(runs.p["image_size"])
+        else:
+            name, kw = "shangyu", runs.ours(**(ABLATION["A"][1] if which == "adld" else {}))
+        return runs.setup.train(name, kw, runs.cfg(), tag=f"{which} (comparison)")[0]
+    return train
+
+
+def _compare_test(ctx, runs, model, protocol, source, target):
+    return runs.setup.test(model, "target_test").f1(), runs.setup.floor("target_test")
+
+
+def _compare_claims(results) -> list[dict]:
+    from aulib.papers.compare import f1_of
+
+    ours, adld, dann = (f1_of(results, k, "wild") for k in ("shangyu", "adld", "dann"))
+    if ours is None or adld is None:
+        out = [_claim("Ours beats ADLD on the target domain (average F1)", None,
+                      "needs Shang & Yu and ADLD on the wild protocol (lab -> wild)", "Section 3.2.1; Table 1")]
+    else:
+        out = [claim_beats_adld([ours], [adld])]
+    sep = {k: v for k, v in (("ADLD", adld), ("ours", ours)) if v is not None}
+    return out + [claim_invariant_lose({} if dann is None else {"DANN": dann}, sep)]
+
+
+def _compare_entries() -> list:
+    from aulib.papers.compare import Method
+
+    def entry(key, label, bench="", claims=None):
+        return Method(key, label, "shangyu", TABLE1_NOTEBOOK, None,
+                      lambda ctx: NotebookRuns(TABLE1_NOTEBOOK, ctx.params(TABLE1_NOTEBOOK), ctx.device),
+                      {("wild", "bp4d", "emotionet"): ("shangyu", "Table 1", "BP4D->EmotioNet", key)}, bench, claims,
+                      protocols=("wild",), sources=("bp4d",), not_applicable=_WILD_ONLY, train=_compare_train(key),
+                      test=_compare_test)
+    return [entry("shangyu", "Shang & Yu (BL+ML+AS)", "Shang & Yu (BL+ML+AS)", _compare_claims),
+            entry("adld", "ADLD (Shang & Yu's BL)"), entry("dann", "DANN (Shang & Yu's baseline)")]
+
+
+#: Shang & Yu, ADLD and DANN in the four-paper comparison (:mod:`aulib.papers.compare`)
+COMPARE = _compare_entries()
