@@ -161,3 +161,22 @@ def test_drml_balanced_loss_weights_rare_positives_and_resizes():
     assert not torch.allclose(plain.loss(batch, out), manual)
     with pytest.raises(ValueError, match="input_size"):
         registry.create("drml", aus=["AU1"], input_size=80, fc_dims=[16, 8])(x)
+
+
+@pytest.mark.parametrize("name", ["dann", "adda"])
+def test_domain_baselines_balanced_au_loss_is_opt_in(name):
+    """``balanced=True`` weighs each AU's positives by (1 - r) / r of the running base rate (the
+    balancing Shang & Yu's tiny runs use); off by default, where the loss is the plain weighted BCE."""
+    import math
+
+    from aulib.train import create_model
+
+    batch = {"au": torch.tensor([[1.0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]]), "au_mask": torch.ones(4, 3)}
+    logits = torch.zeros(4, 3)
+    kw = dict(aus=["AU1", "AU2", "AU12"], backbone="resnet18", input_size=32)
+    plain, bal = create_model(name, **kw), create_model(name, **kw, balanced=True)
+    bal.train()
+    assert plain.loss(batch, logits).item() == pytest.approx(math.log(2), rel=1e-5)
+    # AU1's single positive of four weighs (1 - 1/4) / (1/4) = 3; the other eleven terms 1
+    assert bal.loss(batch, logits).item() == pytest.approx(math.log(2) * 14 / 12, rel=1e-5)
+    assert set(plain.state_dict()) == set(bal.state_dict())      # checkpoints keep one layout

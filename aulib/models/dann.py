@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import BP4D_AUS, AUWeights, Backbone, au_list, masked_bce
+from .common import BP4D_AUS, AUWeights, Backbone, RunningBaseRate, au_list, masked_bce, weighted_bce
 from .registry import register
 
 
@@ -44,6 +44,18 @@ class _GradReverse(torch.autograd.Function):
 def grad_reverse(x, lam: float):
     """Identity forward; gradient multiplied by ``-lam`` backward (Ganin et al. 2016)."""
     return _GradReverse.apply(x, float(lam))
+
+
+def _au_loss(model, logits, batch):
+    """The AU term: masked BCE with the per-AU weights from the source base rates; with the model's
+    ``balanced`` also each AU's positive term weighted by ``(1 - r) / r`` (``r`` the running base rate
+    of the training batches, :class:`~aulib.models.common.RunningBaseRate`) - not the baselines'
+    published loss: the same balancing Shang & Yu's ``tiny`` runs use, so a comparison with them
+    is fair."""
+    if not model.balanced:
+        return masked_bce(logits, batch, model.au_weights)
+    mask = batch.get("au_mask", torch.ones_like(batch["au"])).float()
+    return weighted_bce(logits, batch["au"], model.au_weights, mask, pos_weight=model.base_rate.weights(batch["au"], mask))
 
 
 def _mlp(d_in: int, hidden: int) -> nn.Sequential:
@@ -65,7 +77,7 @@ class DANN(AUWeights):
     train_inputs = ("image", "target_image")
 
     def __init__(self, aus=BP4D_AUS, backbone: str = "resnet18", weights=None, domain_hidden: int = 256,
-                 domain_weight: float = 1.0, input_size: int = 224):
+                 domain_weight: float = 1.0, input_size: int = 224, balanced: bool = False):
         super().__init__()
         self.aus = au_list(aus)
         self.input_size = int(input_size)
@@ -76,6 +88,7 @@ class DANN(AUWeights):
         self.domain_weight = float(domain_weight)
         self.register_buffer("progress", torch.zeros(()))
         self._init_au_weights(len(self.aus))
+        self.balanced, self.base_rate = bool(balanced), RunningBaseRate(len(self.aus))   # the latter: balanced only
 
     def set_progress(self, p: float) -> None:
         self.progress.fill_(float(p))
@@ -97,8 +110,8 @@ class DANN(AUWeights):
 
     def loss(self, batch, output):
         if not isinstance(output, dict):
-            return masked_bce(output, batch, self.au_weights)
-        au = masked_bce(output["logits"], batch, self.au_weights)
+            return _au_loss(self, output, batch)
+        au = _au_loss(self, output["logits"], batch)
         d = output["domain"].float()
         dom_label = torch.cat([torch.zeros(output["n_source"]), torch.ones(len(d) - output["n_source"])]).to(d.device)
         return au + self.domain_weight * F.binary_cross_entropy_with_logits(d, dom_label)
@@ -109,7 +122,7 @@ class ADDA(AUWeights):
     ddp_find_unused_parameters = True
 
     def __init__(self, aus=BP4D_AUS, backbone: str = "resnet18", weights=None, disc_hidden: int = 256,
-                 source_fraction: float = 0.5, input_size: int = 224):
+                 source_fraction: float = 0.5, input_size: int = 224, balanced: bool = False):
         super().__init__()
         if not 0.0 < source_fraction < 1.0:
             raise ValueError(f"source_fraction must be in (0, 1) (share of training spent on stage 1), "
@@ -124,6 +137,7 @@ class ADDA(AUWeights):
         self.source_fraction = float(source_fraction)
         self.register_buffer("adapted", torch.zeros((), dtype=torch.bool))
         self._init_au_weights(len(self.aus))
+        self.balanced, self.base_rate = bool(balanced), RunningBaseRate(len(self.aus))   # the latter: balanced only
 
     def set_progress(self, p: float) -> None:
         if p >= self.source_fraction and not bool(self.adapted):
@@ -154,7 +168,7 @@ class ADDA(AUWeights):
     def loss(self, batch, output):
         if not isinstance(output, dict) or output["stage"] == "source":
             logits = output["logits"] if isinstance(output, dict) else output
-            return masked_bce(logits, batch, self.au_weights)
+            return _au_loss(self, logits, batch)
         bce = F.binary_cross_entropy_with_logits
         ds, dt, gt = output["d_src"].float(), output["d_tgt"].float(), output["g_tgt"].float()
         disc = bce(ds, torch.ones_like(ds)) + bce(dt, torch.zeros_like(dt))
@@ -170,8 +184,9 @@ def dann(aus=BP4D_AUS,             # AU names predicted (source labels), in outp
          weights=None,             # torchvision ImageNet file for the backbone; None = random init
          domain_hidden: int = 256,  # hidden size of the domain classifier
          domain_weight: float = 1.0,  # weight of the domain loss
-         input_size: int = 224):   # declared input size
-    return DANN(aus, backbone, weights, domain_hidden, domain_weight, input_size)
+         input_size: int = 224,    # declared input size
+         balanced: bool = False):  # L_au also weighs each AU's positives by (1 - r) / r (not DANN's loss)
+    return DANN(aus, backbone, weights, domain_hidden, domain_weight, input_size, balanced)
 
 
 @register("adda", output="logits (B, n_aus)", paper="Tzeng et al., CVPR 2017 (ADDA)", tiny_kwargs=_TINY)
@@ -180,5 +195,6 @@ def adda(aus=BP4D_AUS,             # AU names predicted (source labels), in outp
          weights=None,             # torchvision ImageNet file for the source encoder; None = random
          disc_hidden: int = 256,   # hidden size of the domain discriminator
          source_fraction: float = 0.5,  # share of training spent on stage 1 (source supervision)
-         input_size: int = 224):   # declared input size
-    return ADDA(aus, backbone, weights, disc_hidden, source_fraction, input_size)
+         input_size: int = 224,    # declared input size
+         balanced: bool = False):  # L_au also weighs each AU's positives by (1 - r) / r (not ADDA's loss)
+    return ADDA(aus, backbone, weights, disc_hidden, source_fraction, input_size, balanced)

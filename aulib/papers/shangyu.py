@@ -415,10 +415,11 @@ def model_kwargs(widths: tuple, hidden: int, image_size: int, branch_weights=Non
     return kw
 
 
-def baseline_kwargs(image_size: int) -> dict:
+def baseline_kwargs(image_size: int, balanced: bool = False) -> dict:
     """DANN / ADDA as Table 1's domain-invariant baselines: a random-init ResNet-18 (the papers
-    fix no backbone for them, aulib/models/dann.py)."""
-    return {"backbone": "resnet18", "input_size": image_size}
+    fix no backbone for them, aulib/models/dann.py); ``balanced`` as the separation models get it
+    (only when true, so the paper's runs keep their keys)."""
+    return {"backbone": "resnet18", "input_size": image_size, **({"balanced": True} if balanced else {})}
 
 
 # ---------------------------------------------------------------------------------------
@@ -442,8 +443,8 @@ def deviation_table(profile: str, image_size: int, epochs: int, max_iters: int, 
          "last FC layer: zero weights, bias = the mean shape of the source training faces (it regresses offsets)",
          "our reading; starts at the mean-shape NME instead of every point at the crop centre"),
         ("AU loss L_au", "weighted multi-label BCE (weights from the source base rates)",
-         "the same, each AU's positive term also weighted by (1 - r) / r (running base rate r); DANN and ADDA keep "
-         "the unbalanced loss" if balanced else "as the paper",
+         "the same, each AU's positive term also weighted by (1 - r) / r (running base rate r); DANN and ADDA "
+         "get the same balancing" if balanced else "as the paper",
          "a short run does not settle on 'absent' for every AU; not the paper's loss" if balanced else "as the paper"),
         ("training", "up to 12 epochs, lr 1e-4 for 4 epochs then linear decay every 4",
          f"{epochs} epochs x {max_iters or 'all'} iterations, batch {batch_size}, Adam lr {lr:g}, schedule {schedule}",
@@ -554,7 +555,7 @@ _WILD_ONLY = ("unsupervised adaptation to unlabelled EmotioNet images: tested on
 def _compare_train(which: str):
     def train(ctx, runs, source):
         if which == "dann":
-            name, kw = "dann", baseline_kwargs(runs.p["image_size"])
+            name, kw = "dann", baseline_kwargs(runs.p["image_size"], runs.p["balanced"])
         else:
             name, kw = "shangyu", runs.ours(**(ABLATION["A"][1] if which == "adld" else {}))
         return runs.setup.train(name, kw, runs.cfg(), tag=f"{which} (comparison)")[0]
