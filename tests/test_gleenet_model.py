@@ -1,5 +1,7 @@
 """GLEE-Net assembled (aulib.models.gleenet): packing of the 3DMM coefficients, the frozen
 identity network, eq. 5 on both predictions, the ablation switches, the embedding file."""
+import math
+
 import pytest
 import torch
 
@@ -46,6 +48,27 @@ def test_pack_and_forward_and_loss():
                           + weighted_bce(m._initial, y, None, mask2)))
     m.train()
     assert not m.id_net.training
+
+
+def test_balanced_loss_weighs_positives_and_is_off_by_default():
+    from aulib.papers import gleenet as gp
+
+    assert "balanced" not in gp.model_kwargs("tiny") and gp.model_kwargs("tiny", balanced=True)["balanced"] is True
+    y = torch.tensor([[1.0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]])   # base rates 1/4, 0, 0
+    batch, logits = {"au": y, "au_mask": torch.ones(4, 3)}, torch.zeros(4, 3)
+    plain, bal = G.GLEENet(**KW).train(), G.GLEENet(**KW, balanced=True).train()
+    assert set(plain.state_dict()) == set(bal.state_dict())            # the running rate is not saved
+    for m in (plain, bal):
+        m._initial = torch.zeros(4, 3)                                 # eq. 5 on both predictions
+    # at logit 0 every term is log 2; AU1's one positive weighs (1 - 1/4) / (1/4) = 3, the rest 1
+    assert plain.loss(batch, logits).item() == pytest.approx(2 * math.log(2), rel=1e-5)
+    assert bal.loss(batch, logits).item() == pytest.approx(2 * math.log(2) * (12 + 2) / 12, rel=1e-5)
+    assert bal.base_rate.batches == 1                                  # one update per step, not per prediction
+    bal.eval()
+    bal.loss(batch, logits)
+    assert bal.base_rate.batches == 1                                  # evaluation does not move the estimate
+    batch.pop("au_mask")                                               # no mask: every label known
+    assert torch.isfinite(bal.train().loss(batch, bal(G.pack_inputs(torch.randn(4, 3, 96, 96), torch.randn(4, 5)))))
 
 
 @pytest.mark.parametrize("switch,check", [

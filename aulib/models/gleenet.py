@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import AUWeights, Backbone, au_list, weighted_bce
+from .common import AUWeights, Backbone, RunningBaseRate, au_list, weighted_bce
 from .facenet import InceptionResnetV1, load_facenet_weights, read_state_dict
 from .gleenet_classifier import MLPClassifier, TransformerClassifier
 from .gleenet_local import LocalBranch
@@ -117,13 +117,17 @@ class GLEENet(AUWeights, nn.Module):
         joint_fc: the classifier's joint FC layer.
         token_dim, n_layers, hidden: classifier sizes (paper: 32-d tokens, 3 layers).
         embedding_weights: file written by the triplet pre-training (global + local branch).
+        balanced: eq. 5 with each AU's positive term also weighted by ``(1 - r) / r`` (``r`` the
+            running base rate of the training batches, :class:`~aulib.models.common.RunningBaseRate`,
+            as Shang & Yu's and DRML's balanced losses) - not the paper's loss; a short run then
+            does not settle on "absent" for every AU. Off by default (the paper's eq. 5).
     """
 
     def __init__(self, aus=("AU1", "AU2", "AU4"), input_size: int = 160, facenet: dict | None = None,
                  facenet_weights=None, embed_dim: int = 16, local: dict | None = None, n_exp3d: int = 51,
                  branches: str = "gb_lb", resnet: str = "resnet18", freeze_branches: bool = False,
                  classifier: str = "transformer", joint_fc: bool = True, token_dim: int = 32, n_layers: int = 3,
-                 hidden: int = 64, embedding_weights=None):
+                 hidden: int = 64, embedding_weights=None, balanced: bool = False):
         super().__init__()
         if branches not in BRANCHES:
             raise ValueError(f"branches must be one of {BRANCHES}, got {branches!r}")
@@ -133,6 +137,8 @@ class GLEENet(AUWeights, nn.Module):
             raise ValueError("branches='none' (w/o GB & LB) needs the 3D branch (n_exp3d > 0): nothing would be left")
         self.aus = au_list(aus)
         self._init_au_weights(len(self.aus))
+        self.balanced = bool(balanced)
+        self.base_rate = RunningBaseRate(len(self.aus))   # used by balanced=True only; non-persistent buffer
         self.input_size, self.embed_dim, self.n_exp3d = int(input_size), int(embed_dim), int(n_exp3d)
         self.branches, self.freeze_branches = branches, bool(freeze_branches)
         self.init = "random"
@@ -212,11 +218,18 @@ class GLEENet(AUWeights, nn.Module):
 
     def loss(self, batch: dict, output: torch.Tensor) -> torch.Tensor:
         """Eq. 5 on the final predictions and (with the joint FC) on the initial ones; per-AU
-        weights from the training base rates (``set_au_weights``), unknown labels masked."""
-        w, m = self.au_weights, batch.get("au_mask")
-        total = weighted_bce(output, batch["au"], w, m)
+        weights from the training base rates (``set_au_weights``), unknown labels masked. With
+        ``balanced`` each AU's positive term is also weighted by ``(1 - r) / r`` (the running base
+        rate, updated once per training step for both predictions) - not the paper's loss."""
+        w = self.au_weights
+        m = batch.get("au_mask")
+        pw = None
+        if self.balanced:
+            m = torch.ones_like(batch["au"]) if m is None else m
+            pw = self.base_rate.weights(batch["au"], m.float())
+        total = weighted_bce(output, batch["au"], w, m, pos_weight=pw)
         if self.joint_fc and self._initial is not None:
-            total = total + weighted_bce(self._initial, batch["au"], w, m)
+            total = total + weighted_bce(self._initial, batch["au"], w, m, pos_weight=pw)
         return total
 
     # -- pre-trained embedding --------------------------------------------------------------

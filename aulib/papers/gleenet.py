@@ -40,8 +40,10 @@ N_SHAPE, N_EXPR = 60, 51
 NOISE_SD = 1.0
 
 
-def model_kwargs(profile: str, **overrides) -> dict:
-    """GLEE-Net's constructor arguments per profile (paper: §3-4 sizes; smoke / tiny: small)."""
+def model_kwargs(profile: str, balanced: bool = False, **overrides) -> dict:
+    """GLEE-Net's constructor arguments per profile (paper: §3-4 sizes; smoke / tiny: small).
+    ``balanced`` (the notebooks' parameter; not the paper's loss, see :class:`aulib.models.gleenet.GLEENet`)
+    is passed only when true, so runs with the paper's eq. 5 keep their run keys."""
     if profile == "paper":
         kw = dict(input_size=160, facenet={}, local={}, n_exp3d=N_EXPR)
     elif profile == "tiny":
@@ -54,6 +56,8 @@ def model_kwargs(profile: str, **overrides) -> dict:
                   token_dim=8, n_layers=1, hidden=16)
     else:
         raise ValueError(f"unknown profile {profile!r}; smoke, tiny or paper")
+    if balanced:
+        kw["balanced"] = True
     kw.update(overrides)
     return kw
 
@@ -103,6 +107,11 @@ def deviation_table(profile: str, **s) -> pd.DataFrame:
         ("Transformer classifier", "parallel MLPs, 12 tokens of 32, 3 encoders, per-AU FC, joint FC",
          "MLP F->64->32 per AU, 4 heads, feed-forward 64, no positional code, joint FC n_aus->n_aus",
          "not given in the paper"),
+        ("AU loss balance", "eq. 5 (weighted BCE, no balance of an AU's active and inactive frames)",
+         "eq. 5 with each AU's positive term also weighted by (1 - r) / r, r the running base rate of the training "
+         "batches (as Shang & Yu's and DRML's balanced losses); the baselines keep their own losses" if s.get("balanced")
+         else "as the paper", "with eq. 5 alone a short CPU run answers 'absent' for most AUs (README, GLEE-Net: "
+         "validation F1 below the always-active floor); not the paper's loss" if s.get("balanced") else "as the paper"),
         ("loss weights", "eq. 5: 1/r_i averaged over AUs", "1/r_i rescaled to sum to the number of AUs (the trainer's "
          "weights)", "a constant factor; same optimum"),
         ("triplet margin", "m (not printed)", f"{s.get('margin', 0.1)}", "FEC's paper uses 0.1 for its 16-d embedding"),
@@ -578,7 +587,7 @@ def within_experiment(p: dict, device: str, extra=()) -> tuple[GleeExperiment, d
                              facenet_weights=p["facenet_weights"], identity_epochs=p["identity_epochs"],
                              pretrain_epochs=p["pretrain_epochs"], pretrain_lr=p["pretrain_lr"],
                              max_triplets=p["max_triplets"], margin=p["margin"], seed=p["seed"], device=device)
-    kw = model_kwargs(p["profile"])
+    kw = model_kwargs(p["profile"], balanced=p.get("balanced", False))
     cfg = TrainConfig(optimizer="sgd", lr=p["lr"], momentum=0.9, weight_decay=5e-4, epochs=p["epochs"],
                       batch_size=p["batch_size"], schedule="constant", max_iters_per_epoch=p["max_iters"],
                       seed=p["seed"], device=device, progress=False)
