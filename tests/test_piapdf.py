@@ -9,7 +9,7 @@ import torch
 from aulib.models import create
 from aulib.models.common import Backbone, save_backbone
 from aulib.models.dwunet import DWUNet, conv3x3, unet_cost
-from aulib.models.piapdf import (PIAP, PIAPDF, ap_loss, export_generator, feedback_value, load_generator)
+from aulib.models.piapdf import (PIAPDF, ap_loss, export_generator, feedback_value, load_generator)
 from aulib.papers import piapdf as P
 
 AUS = ["AU1", "AU2", "AU12"]
@@ -250,3 +250,35 @@ def test_claim_generator_must_beat_the_mean_map():
     c = P.claim_generator_draws_maps(s)
     assert c["holds"] is False and "5.7 % vs 55.5 %" in c["evidence"]
     assert P.claim_generator_draws_maps(dict(s, iou=60.0))["holds"] is True
+
+
+def test_balanced_au_loss_weighs_positives_and_is_off_by_default(files, tmp_path):
+    b = batch(4)
+    b["au"] = torch.tensor([[1.0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]])   # base rates 1/4, 0, 0
+    b["au_mask"] = torch.ones(4, 3)
+    out = {"logits": torch.zeros(4, 3)}
+    plain = create("piapdf", aus=AUS, input_size=32)
+    bal = create("piapdf", aus=AUS, input_size=32, balanced=True)
+    assert plain.balanced is False and bal.balanced is True
+    # the running rate is not in checkpoints: balanced and plain runs keep one layout
+    assert set(bal.state_dict()) == set(plain.state_dict())
+    bal.train()
+    lb, lp = bal.loss(b, out).item(), plain.train().loss(b, out).item()
+    # at logit 0 every term is log 2; AU1's one positive weighs (1 - 1/4) / (1/4) = 3, the rest 1
+    assert lp == pytest.approx(math.log(2), rel=1e-5)
+    assert lb == pytest.approx(math.log(2) * (12 + 2) / 12, rel=1e-5)
+    # the papers module passes it only when true (paper-loss runs keep their keys)
+    assert "balanced" not in P.common_kwargs(32) and P.common_kwargs(32, balanced=True)["balanced"] is True
+    kw = P.row_kwargs("baseline", None, None, None, **P.common_kwargs(32, balanced=True))
+    assert create("piapdf", aus=AUS, **kw).balanced is True
+    dev = P.deviation_table("tiny", balanced=True).set_index("item")
+    assert "(1 - r) / r" in dev.loc["L_AU balance", "this run (tiny)"]
+    assert P.deviation_table("tiny").set_index("item").loc["L_AU balance", "this run (tiny)"] == "as the paper"
+    # DF: every L_AU term of the step uses the teacher's weights, updated once per step
+    _, best = _trained_piap(files, tmp_path)
+    m = create("piapdf", aus=AUS, input_size=32, pi="pi3", ap=True, df="discrete", balanced=True,
+               generator_weights=str(files["gen"]), encoder_p_weights=str(files["enc_p"]), init_weights=str(best))
+    m.train()
+    d = batch()
+    loss = m.loss(d, m(d["image"], d["target_image"]))
+    assert torch.isfinite(loss) and m.teacher.base_rate.batches == 1 and m.student.base_rate.batches == 0

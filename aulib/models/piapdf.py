@@ -20,7 +20,11 @@ The loss (eq. 6): L = w_AU L_AU + w_PI L_PI + w_AP L_AP with weights summing to 
 ``pi_weight`` and ``ap_weight`` where their part is on, L_AU taking the rest (eq. 3: alpha =
 1 - pi_weight; eq. 5: beta = 1 - ap_weight). The paper gives no values; ours are 0.2 each.
 L_AU is the masked multi-label BCE (eq. 2) with per-AU weights from the training base rates
-(the trainer's ``weighted_bce``, as every model here; the paper's eq. 2 is unweighted).
+(the trainer's ``weighted_bce``, as every model here; the paper's eq. 2 is unweighted). With
+``balanced=True`` (not the paper's loss) each AU's positive term is also weighted by
+``(1 - r) / r``, ``r`` the running base rate of the labelled training batches
+(:class:`~aulib.models.common.RunningBaseRate`, as Shang & Yu's, DANN's and DRML's balanced
+losses): short CPU runs otherwise learn "absent" for most AUs.
 
 Also here: :class:`LandmarkRegressor` (``piapdf_landmarks``), the toy case of §3.2: a
 ResNet-50 whose 1000-d output feeds a linear landmark head, trained by MSE.
@@ -36,7 +40,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .common import AUWeights, Backbone, au_list, load_backbone_weights, weighted_bce
+from .common import AUWeights, Backbone, RunningBaseRate, au_list, load_backbone_weights, weighted_bce
 from .dwunet import BP4D_AUS, DWUNet, conv3x3
 from .registry import register
 
@@ -130,13 +134,15 @@ class PIAP(AUWeights):
     def __init__(self, aus=BP4D_AUS, arch: str = "efficientnet_b1", weights=None, pi: str = "off",
                  ap: bool = False, generator_weights=None, encoder_p_weights=None, pi_weight: float = 0.2,
                  ap_weight: float = 0.2, dropout: float = 0.2, input_size: int = 256, decoder_width: int = 256,
-                 init_weights=None):
+                 init_weights=None, balanced: bool = False):
         super().__init__()
         if pi not in PI_MODES:
             raise ValueError(f"pi must be one of {PI_MODES}, found {pi!r}")
         self.aus = au_list(aus)
         self.pi, self.ap, self.input_size = pi, bool(ap), int(input_size)
         self._init_au_weights(len(self.aus))
+        # balanced L_AU only; the estimate is a non-persistent buffer (checkpoints keep one layout)
+        self.balanced, self.base_rate = bool(balanced), RunningBaseRate(len(self.aus))
         used = (pi_weight if pi == "pi3" else 0.0) + (ap_weight if ap else 0.0)
         if not 0 <= used < 1:
             raise ValueError(f"pi_weight + ap_weight must lie in [0, 1) (L_AU takes the rest, eq. 6), found {used}")
@@ -225,9 +231,19 @@ class PIAP(AUWeights):
     def decide(self, output):
         return torch.sigmoid((output["logits"] if isinstance(output, dict) else output).float())
 
-    def terms(self, out, labels, mask=None) -> dict:
-        """Each loss term of eq. 6 (tensors) and ``total`` for the given AU labels."""
-        t = {"au": weighted_bce(out["logits"], labels, self.au_weights, mask)}
+    def au_pos_weight(self, labels, mask=None):
+        """The per-AU weights of L_AU's positive terms for a labelled training batch: ``None``
+        (eq. 2) unless ``balanced``, then ``(1 - r) / r`` of the running base rate, which this
+        call updates in training mode (call it once per step, with the true labels)."""
+        if not self.balanced:
+            return None
+        mask = torch.ones_like(labels) if mask is None else mask
+        return self.base_rate.weights(labels, mask.float())
+
+    def terms(self, out, labels, mask=None, pos_weight=None) -> dict:
+        """Each loss term of eq. 6 (tensors) and ``total`` for the given AU labels; ``pos_weight``
+        (:meth:`au_pos_weight`) weighs L_AU's positive terms."""
+        t = {"au": weighted_bce(out["logits"], labels, self.au_weights, mask, pos_weight=pos_weight)}
         total = self.w_au * t["au"]
         if self.pi == "pi3":
             t["pi"] = F.binary_cross_entropy_with_logits(out["pi_pred"].float(), out["pi_target"].float())
@@ -239,7 +255,8 @@ class PIAP(AUWeights):
         return t
 
     def loss(self, batch, out):
-        return self.terms(out, batch["au"], batch.get("au_mask"))["total"]
+        y, m = batch["au"], batch.get("au_mask")
+        return self.terms(out, y, m, self.au_pos_weight(y, m))["total"]
 
 
 def ap_loss(v_au, v_p, eps: float = 1e-6):
@@ -276,6 +293,9 @@ class PIAPDF(nn.Module):
     4. the returned loss is fb_D L_PIAP(f_theta(x_u), G_p) + L_PIAP(f_theta(x_l), G_l), whose
        gradient is eq. 11's fb_D g_{theta,u} + g_{theta,l} (the trainer's optimiser steps the
        teacher; with plain SGD at ``student_lr`` this is eq. 11 exactly).
+
+With ``balanced`` every L_AU term of the step (pseudo-labelled and labelled) uses the same
+positive weights, from the teacher's running base rate of the labelled batches.
 
     Buffers ``fb_steps``, ``fb_positive``, ``fb_disabled`` and ``fb_sum`` count the feedback
     over training (stored in every checkpoint; :meth:`feedback_stats`).
@@ -321,15 +341,17 @@ class PIAPDF(nn.Module):
         y_l, m_l = batch["au"], batch.get("au_mask")
         t_u = self.teacher(x_u)
         y_p = (torch.sigmoid(t_u["logits"].detach()) > 0.5).float()
+        # balanced L_AU: one positive weighting per step, from the labelled batch's base rates
+        pw = self.teacher.au_pos_weight(y_l, m_l)
         params = self._student_params()
         # (7)-(8): the student's step on the pseudo labels
-        l_su = self.student.terms(self.student(x_u), y_p)["total"]
+        l_su = self.student.terms(self.student(x_u), y_p, pos_weight=pw)["total"]
         g_u = torch.autograd.grad(l_su, params)
         with torch.no_grad():
             for p, g in zip(params, g_u):
                 p.sub_(self.student_lr * g)
         # (9)-(10): the student's gradient on labelled data after the step, and the feedback
-        l_sl = self.student.terms(self.student(x_l), y_l, m_l)["total"]
+        l_sl = self.student.terms(self.student(x_l), y_l, m_l, pw)["total"]
         g_l = torch.autograd.grad(l_sl, params)
         dot = float(sum((a.double() * b.double()).sum() for a, b in zip(g_l, g_u)))
         enabled = bool(torch.rand(()) >= self.disable_p) if self.feedback == "discrete" else True
@@ -340,8 +362,8 @@ class PIAPDF(nn.Module):
             self.fb_disabled += int(not enabled)
             self.fb_sum += dot
         # (11): teacher loss whose gradient is fb_D g_{theta,u} + g_{theta,l}
-        l_tu = self.teacher.terms(t_u, y_p)["total"]
-        l_tl = self.teacher.terms(self.teacher(x_l), y_l, m_l)["total"]
+        l_tu = self.teacher.terms(t_u, y_p, pos_weight=pw)["total"]
+        l_tl = self.teacher.terms(self.teacher(x_l), y_l, m_l, pw)["total"]
         return fb * l_tu + l_tl
 
     def feedback_stats(self) -> dict:
@@ -392,10 +414,11 @@ def piapdf(aus=BP4D_AUS,                 # AU names predicted, in output order
            disable_p: float = 0.05,      # DF: probability that sigma disables the feedback (eq. 10)
            dropout: float = 0.2,         # before the AU layer (torchvision's B1 classifier dropout)
            input_size: int = 256,        # face size (paper 256)
-           decoder_width: int = 256):    # first width of the stage-3 decoder
+           decoder_width: int = 256,     # first width of the stage-3 decoder
+           balanced: bool = False):      # L_AU also weighs each AU's positives by (1 - r) / r (not the paper's eq. 2)
     kw = dict(aus=aus, arch=arch, weights=weights, pi=pi, ap=ap, generator_weights=generator_weights,
               encoder_p_weights=encoder_p_weights, pi_weight=pi_weight, ap_weight=ap_weight, dropout=dropout,
-              input_size=input_size, decoder_width=decoder_width)
+              input_size=input_size, decoder_width=decoder_width, balanced=balanced)
     if df == "off":
         return PIAP(init_weights=init_weights, **kw)
     if df not in DF_MODES:

@@ -159,6 +159,12 @@ def deviation_table(profile: str, **s):
          f"L_PI {g('pi_weight')}, L_AP {g('ap_weight')}, L_AU the rest", "open in the paper"),
         ("L_AU", "BCE (eq. 2)", "masked BCE with per-AU weights from training base rates (all rows alike)",
          "rare AUs are otherwise never predicted within a few hundred steps"),
+        ("L_AU balance", "eq. 2 (no balance of an AU's active and inactive frames)",
+         "each AU's positive term also weighted by (1 - r) / r, r the running base rate of the labelled training "
+         "batches (every row, DF's pseudo-labelled terms too; as Shang & Yu's, DANN's and DRML's balanced losses)"
+         if s.get("balanced") else "as the paper",
+         "without it the tiny runs answer 'absent' for most AUs (validation F1 far below the always-active floor; "
+         "README, PIAP-DF); not the paper's loss" if s.get("balanced") else "-"),
         ("Encoder P", "same architecture, face recognition on CASIA-WebFace; 96.2 % on LFW",
          f"EfficientNet-B1, softmax over identities on normalised features (scale 16), {g('p_epochs')} epochs "
          "(aulib.train.identity); LFW protocol on the pairs of our data", "loss and schedule are open"),
@@ -668,11 +674,23 @@ _NEEDS = {"pi3": ["pi2"], "piap": ["pi2"], "df": ["baseline"], "piapdf": ["pi2",
           "df_mpl": ["baseline"], "piap_mpl": ["pi2", "piap"]}
 
 
+def common_kwargs(image_size: int, pi_weight: float = 0.2, ap_weight: float = 0.2, balanced: bool = False) -> dict:
+    """The ``piapdf`` constructor arguments every row shares (:func:`row_kwargs`' ``common``).
+    ``balanced`` (the notebooks' parameter, not the paper's eq. 2) is passed only when true, so runs
+    with the paper's loss keep their run keys."""
+    kw = dict(input_size=int(image_size), pi_weight=pi_weight, ap_weight=ap_weight)
+    if balanced:
+        kw["balanced"] = True
+    return kw
+
+
 def run_rows(exp, fold, rows, parts: dict, *, seed: int, pool=None, df_lr: float = 0.01, df_epochs: int = 1,
-             student_lr: float = 0.01, pi_weight: float = 0.2, ap_weight: float = 0.2, imagenet=None) -> dict:
+             student_lr: float = 0.01, pi_weight: float = 0.2, ap_weight: float = 0.2, imagenet=None,
+             balanced: bool = False) -> dict:
     """Train (or read back) Table 3's ``rows`` on BP4D ``fold`` with training seed ``seed``, in
     dependency order (PI-2 before anything that needs PI Generator 1, the start row before its
-    DF row). Returns {row: (model, run dir)} for every row trained, dependencies included."""
+    DF row); ``balanced``: see :func:`common_kwargs`. Returns {row: (model, run dir)} for every
+    row trained, dependencies included."""
     import dataclasses
 
     exp_s = exp
@@ -686,7 +704,7 @@ def run_rows(exp, fold, rows, parts: dict, *, seed: int, pool=None, df_lr: float
             if d not in order:
                 order.append(d)
     done: dict = {}
-    common = dict(input_size=exp.image_size, pi_weight=pi_weight, ap_weight=ap_weight)
+    common = common_kwargs(exp.image_size, pi_weight, ap_weight, balanced)
     for r in order:
         sw = ROWS[r][2]
         gen1 = generator_1(*done["pi2"]) if "pi2" in done else None
@@ -744,7 +762,7 @@ class Table1Runs:
                                        p["max_unlabelled"], p["seed"])
         done = run_rows(self.exp, fold, rows, self.parts, seed=p["seed"], pool=pool, df_lr=p["df_lr"],
                         df_epochs=p["df_epochs"], student_lr=p["student_lr"], pi_weight=p["pi_weight"],
-                        ap_weight=p["ap_weight"], imagenet=self.imagenet)
+                        ap_weight=p["ap_weight"], imagenet=self.imagenet, balanced=p.get("balanced", False))
         return done, counts
 
 
