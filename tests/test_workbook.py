@@ -455,3 +455,47 @@ def test_a_run_trained_by_older_code_marks_its_notebook_stale_until_retrained(tm
     assert not index_lines("stale") and "AULIB_RETRAIN_STALE" not in os.environ
     assert [o.status for o in runner.run("smoke", notebooks_dir=nbdir, results=results, quiet=True,
                                          retrain_stale=True)] == ["cached"]      # nothing stale left
+
+
+def test_each_finished_notebook_is_in_the_manifest_before_the_run_ends(tmp_path, monkeypatch):
+    """A run killed in its third hour kept none of its finished notebooks in manifest.json (it was
+    written once, at the end): now each one is recorded as soon as it finishes."""
+    nbdir, results = tmp_path / "notebooks", tmp_path / "results"
+    write_notebook(nbdir / "demo", "a_first")
+    write_notebook(nbdir / "demo", "b_second", after=["demo/a_first"])
+    real, seen = runner._execute, {}
+
+    def spy(nb_path, *a, **kw):
+        if "b_second" in str(nb_path):          # while the second runs, the first is on disk
+            seen["manifest"] = json.loads((results / "smoke" / "manifest.json").read_text())
+        return real(nb_path, *a, **kw)
+    monkeypatch.setattr(runner, "_execute", spy)
+    outcomes = runner.run("smoke", notebooks_dir=nbdir, results=results, quiet=True)
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+    assert seen["manifest"]["notebooks"]["demo/a_first"]["status"] == "ok"
+    assert "demo/b_second" not in seen["manifest"]["notebooks"]
+    final = json.loads((results / "smoke" / "manifest.json").read_text())
+    assert {k: v["status"] for k, v in final["notebooks"].items()} == {"demo/a_first": "ok", "demo/b_second": "ok"}
+
+
+def test_sigterm_ends_a_cli_run_with_its_manifest_written(tmp_path):
+    """`kill <pid>` of `python -m aulib.workbook run`: the runner's clean-up runs (exit 143)."""
+    import signal
+    import time
+
+    nbdir, results = tmp_path / "notebooks", tmp_path / "results"
+    write_notebook(nbdir / "demo", "a_first")
+    write_notebook(nbdir / "demo", "b_slow", after=["demo/a_first"], extra="import time; time.sleep(120)")
+    env = dict(os.environ, AULIB_NOTEBOOKS=str(nbdir), AULIB_RESULTS=str(results))
+    proc = subprocess.Popen([sys.executable, "-m", "aulib.workbook", "run", "--profile", "smoke"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    manifest = results / "smoke" / "manifest.json"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (results / "smoke" / ".staging" / "demo" / "b_slow").is_dir():
+        time.sleep(0.5)
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 143
+    notebooks = json.loads(manifest.read_text())["notebooks"]
+    assert notebooks["demo/a_first"]["status"] == "ok"
+    assert not (results / "smoke" / ".staging" / "demo" / "b_slow").exists()

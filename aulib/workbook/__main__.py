@@ -50,7 +50,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.cmd == "run":
+            import signal
+
             from .runner import run
+
+            # `kill` (SIGTERM) ends a run as Ctrl-C does: the manifest, index and staging clean-up
+            # in the runner's `finally` still happen (each finished notebook is recorded at once)
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
             overrides = dict(parse_override(t) for t in args.param)
             if args.check:

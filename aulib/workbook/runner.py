@@ -469,6 +469,8 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
         if outcome.status == "failed":
             failed_ids.add(nb.id)
         outcomes[nb.id] = outcome
+        # recorded at once: a run stopped later (killed, Ctrl-C) keeps what already finished
+        _update_manifest(results, [p for p in planned if p[0].id == nb.id], {nb.id: outcome})
         bar.set_postfix_str(f"{nb.id}: {outcome.status}")
         bar.update(1)
 
