@@ -54,6 +54,8 @@ def test_balanced_loss_weighs_positives_and_is_off_by_default():
     from aulib.papers import gleenet as gp
 
     assert "balanced" not in gp.model_kwargs("tiny") and gp.model_kwargs("tiny", balanced=True)["balanced"] is True
+    row = {d: gp.deviation_table("tiny", balanced=d).set_index("item").loc["AU loss balance", "this run"] for d in (0, 1)}
+    assert row[0] == "as the paper" and "(1 - r) / r" in row[1]
     y = torch.tensor([[1.0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 0]])   # base rates 1/4, 0, 0
     batch, logits = {"au": y, "au_mask": torch.ones(4, 3)}, torch.zeros(4, 3)
     plain, bal = G.GLEENet(**KW).train(), G.GLEENet(**KW, balanced=True).train()
