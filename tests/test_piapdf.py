@@ -282,3 +282,12 @@ def test_balanced_au_loss_weighs_positives_and_is_off_by_default(files, tmp_path
     d = batch()
     loss = m.loss(d, m(d["image"], d["target_image"]))
     assert torch.isfinite(loss) and m.teacher.base_rate.batches == 1 and m.student.base_rate.batches == 0
+
+
+def test_arch_is_passed_only_when_not_the_papers():
+    assert "arch" not in P.common_kwargs(32) and P.common_kwargs(32, arch="resnet18")["arch"] == "resnet18"
+    kw = P.row_kwargs("baseline", None, None, None, **P.common_kwargs(32, arch="resnet18"))
+    assert create("piapdf", aus=AUS, **kw).encoder.arch == "resnet18"
+    row = P.deviation_table("tiny", arch="resnet18").set_index("item").loc["AU encoder", "this run (tiny)"]
+    assert row.startswith("resnet18") and "EfficientNet-B1" in P.deviation_table("paper").set_index("item").loc[
+        "AU encoder", "this run (paper)"]

@@ -59,6 +59,10 @@ ROWS = {
 }
 
 
+#: the paper's AU encoder (and Encoder P): EfficientNet-B1 (§3.1, §3.2)
+PAPER_ARCH = "efficientnet_b1"
+
+
 class MissingInputs(FileNotFoundError):
     """A notebook's settings need files that are not there (all of them are listed)."""
 
@@ -149,8 +153,11 @@ def deviation_table(profile: str, **s):
         ("stage-1 training", "not stated", f"{g('stage1_epochs')} epochs, AdamW lr {g('stage1_lr')}, batch "
          f"{g('batch_size')}, selection on training loss", "open in the paper"),
         ("AU encoder", "EfficientNet-B1, ImageNet-pretrained",
-         "EfficientNet-B1, " + ("ImageNet file given" if s.get("imagenet") else "random init (no ImageNet file given)"),
-         "no downloads at run time; pass imagenet_efficientnet"),
+         ("EfficientNet-B1" if s.get("arch", PAPER_ARCH) == PAPER_ARCH else f"{s['arch']} (Encoder P the same)") + ", "
+         + ("ImageNet file given" if s.get("imagenet") else "random init (no ImageNet file given)"),
+         "no downloads at run time; pass imagenet_efficientnet" + ("" if s.get("arch", PAPER_ARCH) == PAPER_ARCH else
+         "; a random-init EfficientNet-B1 at 64 px stays near chance for 300 steps (validation ROC AUC 52), a "
+         "ResNet-18 learns in that budget (README, PIAP-DF)")),
         ("PI-2 input", "PI maps (before one-hot) x greyscale image, 12 channels; first conv changed to 12 inputs",
          "sigmoid maps x BT.601 luma; first conv = mean of the RGB kernels x 3/12", "how the conv is adapted is open"),
         ("PI-3 decoder", "DWConv + upsampling from 1280x7x7 to 12x256x256",
@@ -624,9 +631,10 @@ def claim_dwunet_saving(cost: dict) -> dict:
 def shared_parts(profile: str, roots_: dict, *, image_size: int, unet_base: int, unet_depth: int,
                  stage1_epochs: int, stage1_lr: float, batch_size: int, max_iters: int, p_epochs: int, p_lr: float,
                  use_synth: bool = True, data_root: str = "", imagenet=None, seed: int = 0, device: str = "cpu",
-                 need_p: bool = True) -> dict:
+                 need_p: bool = True, arch: str = "efficientnet_b1") -> dict:
     """What every PIAP-DF notebook builds on, trained once in the run cache: PI Generator 0
-    (:func:`stage1_generator`) and Encoder P (:func:`encoder_p`, when ``need_p``). Returns
+    (:func:`stage1_generator`) and Encoder P (:func:`encoder_p`, when ``need_p``; architecture
+    ``arch``, the AU encoder's). Returns
     {"gen0", "stage1", "stage1_run", "generator", "enc_p", "verification", "identity"}."""
     from aulib.train import TrainConfig
 
@@ -637,7 +645,7 @@ def shared_parts(profile: str, roots_: dict, *, image_size: int, unet_base: int,
     out = {"gen0": gen0, "stage1": scores, "stage1_run": run_dir, "generator": gnet}
     if need_p:
         f, ver, rec = encoder_p(roots_["faces"], lfw_root(roots_["faces"], use_synth, data_root), profile,
-                                "efficientnet_b1", image_size, p_epochs, batch_size, p_lr, seed, imagenet, device)
+                                arch, image_size, p_epochs, batch_size, p_lr, seed, imagenet, device)
         out.update(enc_p=f, verification=ver, identity=rec)
     return out
 
@@ -674,22 +682,26 @@ _NEEDS = {"pi3": ["pi2"], "piap": ["pi2"], "df": ["baseline"], "piapdf": ["pi2",
           "df_mpl": ["baseline"], "piap_mpl": ["pi2", "piap"]}
 
 
-def common_kwargs(image_size: int, pi_weight: float = 0.2, ap_weight: float = 0.2, balanced: bool = False) -> dict:
+def common_kwargs(image_size: int, pi_weight: float = 0.2, ap_weight: float = 0.2, balanced: bool = False,
+                  arch: str = "efficientnet_b1") -> dict:
     """The ``piapdf`` constructor arguments every row shares (:func:`row_kwargs`' ``common``).
-    ``balanced`` (the notebooks' parameter, not the paper's eq. 2) is passed only when true, so runs
-    with the paper's loss keep their run keys."""
+    ``balanced`` (the notebooks' parameter, not the paper's eq. 2) is passed only when true and
+    ``arch`` (the AU encoder and Encoder P) only when not the paper's EfficientNet-B1, so runs with
+    the paper's settings keep their run keys."""
     kw = dict(input_size=int(image_size), pi_weight=pi_weight, ap_weight=ap_weight)
     if balanced:
         kw["balanced"] = True
+    if arch != PAPER_ARCH:
+        kw["arch"] = arch
     return kw
 
 
 def run_rows(exp, fold, rows, parts: dict, *, seed: int, pool=None, df_lr: float = 0.01, df_epochs: int = 1,
              student_lr: float = 0.01, pi_weight: float = 0.2, ap_weight: float = 0.2, imagenet=None,
-             balanced: bool = False) -> dict:
+             balanced: bool = False, arch: str = "efficientnet_b1") -> dict:
     """Train (or read back) Table 3's ``rows`` on BP4D ``fold`` with training seed ``seed``, in
     dependency order (PI-2 before anything that needs PI Generator 1, the start row before its
-    DF row); ``balanced``: see :func:`common_kwargs`. Returns {row: (model, run dir)} for every
+    DF row); ``balanced``, ``arch``: see :func:`common_kwargs`. Returns {row: (model, run dir)} for every
     row trained, dependencies included."""
     import dataclasses
 
@@ -704,7 +716,7 @@ def run_rows(exp, fold, rows, parts: dict, *, seed: int, pool=None, df_lr: float
             if d not in order:
                 order.append(d)
     done: dict = {}
-    common = common_kwargs(exp.image_size, pi_weight, ap_weight, balanced)
+    common = common_kwargs(exp.image_size, pi_weight, ap_weight, balanced, arch)
     for r in order:
         sw = ROWS[r][2]
         gen1 = generator_1(*done["pi2"]) if "pi2" in done else None
@@ -748,7 +760,7 @@ class Table1Runs:
                                   stage1_lr=p["stage1_lr"], batch_size=p["batch_size"], max_iters=p["max_iters"],
                                   p_epochs=p["p_epochs"], p_lr=p["p_lr"], use_synth=p["use_synth"],
                                   data_root=p["data_root"], imagenet=self.imagenet, seed=p["seed"], device=device,
-                                  need_p=True)
+                                  need_p=True, arch=p.get("arch", PAPER_ARCH))
         self.exp = experiment(self.roots, p["profile"], image_size=p["image_size"], epochs=p["epochs"],
                               max_iters=p["max_iters"], batch_size=p["batch_size"], lr=p["lr"],
                               max_test_frames=p["max_test_frames"], seed=p["seed"], device=device)
@@ -762,7 +774,8 @@ class Table1Runs:
                                        p["max_unlabelled"], p["seed"])
         done = run_rows(self.exp, fold, rows, self.parts, seed=p["seed"], pool=pool, df_lr=p["df_lr"],
                         df_epochs=p["df_epochs"], student_lr=p["student_lr"], pi_weight=p["pi_weight"],
-                        ap_weight=p["ap_weight"], imagenet=self.imagenet, balanced=p.get("balanced", False))
+                        ap_weight=p["ap_weight"], imagenet=self.imagenet, balanced=p.get("balanced", False),
+                        arch=p.get("arch", PAPER_ARCH))
         return done, counts
 
 
