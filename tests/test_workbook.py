@@ -499,3 +499,23 @@ def test_sigterm_ends_a_cli_run_with_its_manifest_written(tmp_path):
     notebooks = json.loads(manifest.read_text())["notebooks"]
     assert notebooks["demo/a_first"]["status"] == "ok"
     assert not (results / "smoke" / ".staging" / "demo" / "b_slow").exists()
+
+
+def test_parallel_kernels_share_the_cores(tmp_path, monkeypatch):
+    """With --jobs 2 each kernel gets its share of the cores as OMP_NUM_THREADS (torch's threads
+    waiting on busy cores made steps crawl); a value the user set holds; the variable is
+    restored afterwards."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    nbdir, results = tmp_path / "notebooks", tmp_path / "results"
+    share = runner.kernel_threads(2)
+    assert share == max(1, (os.cpu_count() or 1) // 2) and runner.kernel_threads(10_000) == 1
+    for stem in ("a", "b"):
+        write_notebook(nbdir / "demo", stem, extra=f'import os; assert os.environ["OMP_NUM_THREADS"] == "{share}"')
+    outcomes = runner.run("smoke", jobs=2, notebooks_dir=nbdir, results=results, quiet=True)
+    assert [o.status for o in outcomes] == ["ok", "ok"], [o.error for o in outcomes]
+    assert "OMP_NUM_THREADS" not in os.environ
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    write_notebook(nbdir / "demo", "a", extra='import os; assert os.environ["OMP_NUM_THREADS"] == "7"')
+    write_notebook(nbdir / "demo", "b", extra='import os; assert os.environ["OMP_NUM_THREADS"] == "7"')
+    outcomes = runner.run("smoke", jobs=2, notebooks_dir=nbdir, results=results, quiet=True, force=True)
+    assert [o.status for o in outcomes] == ["ok", "ok"], [o.error for o in outcomes]

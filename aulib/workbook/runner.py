@@ -435,6 +435,11 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
         import multiprocessing as mp
 
         executor = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
+    threads_before = os.environ.get("OMP_NUM_THREADS")
+    if threads_before is None and jobs > 1 and executor_kind != "slurm":
+        # kernels side by side on one machine share its cores: torch's OpenMP threads that wait
+        # on busy cores made steps 10-60x slower (README, "Threads on a shared machine")
+        os.environ["OMP_NUM_THREADS"] = str(kernel_threads(jobs))
 
     def deps_done(nb: Notebook) -> bool:
         return all(d in outcomes or d not in {n.id for n, _, _ in todo} for d in nb.after)
@@ -509,6 +514,8 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
         bar.close()
         if executor is not None:
             executor.shutdown()
+        if threads_before is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
         if env_before is None:
             os.environ.pop(config.RETRAIN_STALE_ENV, None)
         else:
@@ -631,6 +638,13 @@ def _on_success(nb, params, stage, results, secs) -> Outcome:
     if failed.exists():
         failed.unlink()
     return Outcome(nb.id, "ok", secs)
+
+
+def kernel_threads(jobs: int) -> int:
+    """Threads per kernel when ``jobs`` notebooks run side by side on this machine: its cores
+    divided among them (at least 1). The runner sets ``OMP_NUM_THREADS`` to it for ``--jobs`` > 1
+    unless the variable is already set (then the user's value holds)."""
+    return max(1, (os.cpu_count() or 1) // max(1, int(jobs)))
 
 
 def _update_manifest(results: Path, planned, outcomes: dict[str, Outcome]) -> None:
