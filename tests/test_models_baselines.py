@@ -147,6 +147,12 @@ def test_drml_balanced_loss_weights_rare_positives_and_resizes():
     assert torch.allclose(w, torch.tensor([3.0, 1.0]))         # (1 - .25) / .25; clipped at 1
     rb.eval()
     assert torch.allclose(rb.weights(torch.zeros(4, 2), torch.ones(4, 2)), w)   # eval: no update
+    # pos_weight: mask None = all known; disabled (a paper loss) gives None and learns nothing
+    assert torch.allclose(RunningBaseRate(2).train().pos_weight(y), w)
+    off = RunningBaseRate(2, enabled=False).train()
+    assert off.pos_weight(y) is None and off.batches == 0 and not off.rate.any()
+    half = RunningBaseRate(2).train().pos_weight(y, torch.tensor([[1.0, 1], [0, 1], [0, 1], [0, 1]]))
+    assert torch.allclose(half, torch.tensor([1.0, 1.0]))      # AU1 known on one active frame: rate 1
     m = registry.create("drml", aus=["AU1", "AU2"], input_size=80, fc_dims=[16, 8], resize=True, balanced=True)
     plain = registry.create("drml", aus=["AU1", "AU2"], input_size=80, fc_dims=[16, 8], resize=True)
     plain.load_state_dict(m.state_dict())

@@ -148,15 +148,30 @@ class RunningBaseRate(nn.Module):
     the positive-term weights ``(1 - r) / r`` (clipped to [1, 50]) that balance each AU's
     active and inactive frames - so that an uninformative model sits at the decision boundary
     instead of answering "absent" for every rare AU. Not a paper setting; used by FG-Net's
-    ``active_weight=0`` and DRML's ``balanced=True`` so both get the same balancing.
+    ``active_weight=0`` and by the ``balanced=True`` switch of DRML, Shang & Yu, DANN / ADDA,
+    GLEE-Net and PIAP-DF (through :meth:`pos_weight`), so all get the same balancing.
 
+    ``enabled=False`` (a model built with ``balanced=False``, the papers' losses) makes
+    :meth:`pos_weight` return ``None`` and leaves the estimate untouched.
     The estimate is a non-persistent buffer: it is rebuilt from the batches after a resume.
     """
 
-    def __init__(self, n: int, warmup: int = 20, momentum: float = 0.05, max_weight: float = 50.0):
+    def __init__(self, n: int, warmup: int = 20, momentum: float = 0.05, max_weight: float = 50.0,
+                 enabled: bool = True):
         super().__init__()
         self.register_buffer("rate", torch.zeros(n), persistent=False)
         self.batches, self.warmup, self.momentum, self.max_weight = 0, warmup, momentum, max_weight
+        self.enabled = bool(enabled)
+
+    def pos_weight(self, labels: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The ``pos_weight`` of :func:`weighted_bce` for one training batch: ``None`` when not
+        ``enabled``, else :meth:`weights` (``mask`` None = every label known). Call it once per
+        training step (it updates the estimate in training mode) and reuse the result for every
+        set of logits the step scores."""
+        if not self.enabled:
+            return None
+        mask = torch.ones_like(labels) if mask is None else mask
+        return self.weights(labels, mask.float())
 
     def weights(self, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Per-AU weights of the active terms (n,); updates the estimate in training mode."""
@@ -182,9 +197,11 @@ class AUWeights(nn.Module):
         self.au_weights.copy_(torch.as_tensor(weights, dtype=self.au_weights.dtype))
 
 
-def masked_bce(logits, batch, weights=None):
-    """Masked (optionally per-AU weighted) BCE on logits against ``batch['au']``."""
-    return weighted_bce(logits, batch["au"], weights, batch.get("au_mask"))
+def masked_bce(logits, batch, weights=None, pos_weight=None):
+    """Masked (optionally per-AU weighted, optionally positive-weighted) BCE on logits against
+    ``batch['au']``, unknown labels (``batch['au_mask']`` = 0) left out; ``pos_weight`` usually
+    comes from :meth:`RunningBaseRate.pos_weight`."""
+    return weighted_bce(logits, batch["au"], weights, batch.get("au_mask"), pos_weight)
 
 
 # -- losses (the models' own loss methods use them; aulib.train.losses re-exports them) ----

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import BP4D_AUS, AUWeights, Backbone, RunningBaseRate, au_list, masked_bce, weighted_bce
+from .common import BP4D_AUS, AUWeights, Backbone, RunningBaseRate, au_list, masked_bce
 from .registry import register
 
 
@@ -52,10 +52,7 @@ def _au_loss(model, logits, batch):
     of the training batches, :class:`~aulib.models.common.RunningBaseRate`) - not the baselines'
     published loss: the same balancing Shang & Yu's ``tiny`` runs use, so a comparison with them
     is fair."""
-    if not model.balanced:
-        return masked_bce(logits, batch, model.au_weights)
-    mask = batch.get("au_mask", torch.ones_like(batch["au"])).float()
-    return weighted_bce(logits, batch["au"], model.au_weights, mask, pos_weight=model.base_rate.weights(batch["au"], mask))
+    return masked_bce(logits, batch, model.au_weights, model.base_rate.pos_weight(batch["au"], batch.get("au_mask")))
 
 
 def _mlp(d_in: int, hidden: int) -> nn.Sequential:
@@ -88,7 +85,7 @@ class DANN(AUWeights):
         self.domain_weight = float(domain_weight)
         self.register_buffer("progress", torch.zeros(()))
         self._init_au_weights(len(self.aus))
-        self.balanced, self.base_rate = bool(balanced), RunningBaseRate(len(self.aus))   # the latter: balanced only
+        self.balanced, self.base_rate = bool(balanced), RunningBaseRate(len(self.aus), enabled=balanced)
 
     def set_progress(self, p: float) -> None:
         self.progress.fill_(float(p))
@@ -137,7 +134,7 @@ class ADDA(AUWeights):
         self.source_fraction = float(source_fraction)
         self.register_buffer("adapted", torch.zeros((), dtype=torch.bool))
         self._init_au_weights(len(self.aus))
-        self.balanced, self.base_rate = bool(balanced), RunningBaseRate(len(self.aus))   # the latter: balanced only
+        self.balanced, self.base_rate = bool(balanced), RunningBaseRate(len(self.aus), enabled=balanced)
 
     def set_progress(self, p: float) -> None:
         if p >= self.source_fraction and not bool(self.adapted):

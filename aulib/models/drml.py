@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import DISFA_AUS, AUWeights, RunningBaseRate, au_list, masked_bce, weighted_bce
+from .common import DISFA_AUS, AUWeights, RunningBaseRate, au_list, masked_bce
 from .registry import register
 
 
@@ -66,7 +66,7 @@ class DRML(AUWeights):
             d = h
         self.classifier = nn.Sequential(*layers, nn.Linear(d, len(self.aus)))
         self._init_au_weights(len(self.aus))
-        self.base_rate = RunningBaseRate(len(self.aus))
+        self.base_rate = RunningBaseRate(len(self.aus), enabled=self.balanced)
 
     def forward(self, x):
         if (x.shape[-1] != self.input_size or x.shape[-2] != self.input_size) and self.resize:
@@ -81,10 +81,7 @@ class DRML(AUWeights):
 
     def loss(self, batch, output):
         weights = self.au_weights if self.au_weighted else None
-        if not self.balanced:
-            return masked_bce(output, batch, weights)
-        mask = batch.get("au_mask", torch.ones_like(batch["au"])).float()
-        return weighted_bce(output, batch["au"], weights, mask, pos_weight=self.base_rate.weights(batch["au"], mask))
+        return masked_bce(output, batch, weights, self.base_rate.pos_weight(batch["au"], batch.get("au_mask")))
 
 
 @register("drml", output="logits (B, n_aus)", paper="Zhao, Chu & Zhang, CVPR 2016 (DRML)",

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import AUWeights, Backbone, RunningBaseRate, au_list, weighted_bce
+from .common import AUWeights, Backbone, RunningBaseRate, au_list, masked_bce
 from .facenet import InceptionResnetV1, load_facenet_weights, read_state_dict
 from .gleenet_classifier import MLPClassifier, TransformerClassifier
 from .gleenet_local import LocalBranch
@@ -138,7 +138,7 @@ class GLEENet(AUWeights, nn.Module):
         self.aus = au_list(aus)
         self._init_au_weights(len(self.aus))
         self.balanced = bool(balanced)
-        self.base_rate = RunningBaseRate(len(self.aus))   # used by balanced=True only; non-persistent buffer
+        self.base_rate = RunningBaseRate(len(self.aus), enabled=self.balanced)   # non-persistent buffer
         self.input_size, self.embed_dim, self.n_exp3d = int(input_size), int(embed_dim), int(n_exp3d)
         self.branches, self.freeze_branches = branches, bool(freeze_branches)
         self.init = "random"
@@ -222,14 +222,10 @@ class GLEENet(AUWeights, nn.Module):
         ``balanced`` each AU's positive term is also weighted by ``(1 - r) / r`` (the running base
         rate, updated once per training step for both predictions) - not the paper's loss."""
         w = self.au_weights
-        m = batch.get("au_mask")
-        pw = None
-        if self.balanced:
-            m = torch.ones_like(batch["au"]) if m is None else m
-            pw = self.base_rate.weights(batch["au"], m.float())
-        total = weighted_bce(output, batch["au"], w, m, pos_weight=pw)
+        pw = self.base_rate.pos_weight(batch["au"], batch.get("au_mask"))
+        total = masked_bce(output, batch, w, pw)
         if self.joint_fc and self._initial is not None:
-            total = total + weighted_bce(self._initial, batch["au"], w, m, pos_weight=pw)
+            total = total + masked_bce(self._initial, batch, w, pw)
         return total
 
     # -- pre-trained embedding --------------------------------------------------------------

@@ -142,7 +142,7 @@ class PIAP(AUWeights):
         self.pi, self.ap, self.input_size = pi, bool(ap), int(input_size)
         self._init_au_weights(len(self.aus))
         # balanced L_AU only; the estimate is a non-persistent buffer (checkpoints keep one layout)
-        self.balanced, self.base_rate = bool(balanced), RunningBaseRate(len(self.aus))
+        self.balanced, self.base_rate = bool(balanced), RunningBaseRate(len(self.aus), enabled=balanced)
         used = (pi_weight if pi == "pi3" else 0.0) + (ap_weight if ap else 0.0)
         if not 0 <= used < 1:
             raise ValueError(f"pi_weight + ap_weight must lie in [0, 1) (L_AU takes the rest, eq. 6), found {used}")
@@ -235,10 +235,7 @@ class PIAP(AUWeights):
         """The per-AU weights of L_AU's positive terms for a labelled training batch: ``None``
         (eq. 2) unless ``balanced``, then ``(1 - r) / r`` of the running base rate, which this
         call updates in training mode (call it once per step, with the true labels)."""
-        if not self.balanced:
-            return None
-        mask = torch.ones_like(labels) if mask is None else mask
-        return self.base_rate.weights(labels, mask.float())
+        return self.base_rate.pos_weight(labels, mask)
 
     def terms(self, out, labels, mask=None, pos_weight=None) -> dict:
         """Each loss term of eq. 6 (tensors) and ``total`` for the given AU labels; ``pos_weight``

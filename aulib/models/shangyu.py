@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import AUWeights, RunningBaseRate, au_list, masked_bce, weighted_bce
+from .common import AUWeights, RunningBaseRate, au_list, masked_bce
 from .landmark_branch import N_LANDMARKS, LandmarkBranch, Stem, inner_landmarks, landmark_loss, load_branch
 from .registry import register
 
@@ -201,7 +201,7 @@ class ShangYu(AUWeights):
             self.train_inputs = ("image", "landmarks")
         self.register_buffer("loss_trace", torch.zeros(0, len(TERMS)))
         self._init_au_weights(len(self.aus))
-        self.base_rate = RunningBaseRate(len(self.aus))   # used by balanced=True only
+        self.base_rate = RunningBaseRate(len(self.aus), enabled=self.balanced)
 
     # -- loss trace: a buffer that grows by one row per training step ------------------------
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
@@ -276,11 +276,8 @@ class ShangYu(AUWeights):
         :class:`~aulib.models.common.RunningBaseRate`, as DRML's and FG-Net's balanced losses) -
         not the paper's loss: it keeps a short run from learning "absent" for every AU. The
         rate is updated once per training step, however many logits the step scores."""
-        if not self.balanced:
-            return lambda logits: masked_bce(logits, batch, self.au_weights)
-        mask = batch.get("au_mask", torch.ones_like(batch["au"])).float()
-        pw = self.base_rate.weights(batch["au"], mask)
-        return lambda logits: weighted_bce(logits, batch["au"], self.au_weights, mask, pos_weight=pw)
+        pw = self.base_rate.pos_weight(batch["au"], batch.get("au_mask"))
+        return lambda logits: masked_bce(logits, batch, self.au_weights, pw)
 
     def terms(self, batch, o) -> dict:
         """Every loss term of one training step (unweighted, scalar tensors)."""
