@@ -165,7 +165,7 @@ def test_glee_net_check_tables_name_the_facenet_and_morphable_stand_ins(tmp_path
         assert {k: params[k] for k in files} == files
         # the datasets its input check names are catalogue datasets its [check] table links
         source = "".join(c.source for c in nbformat.read(str(nb.path), 4).cells if c.cell_type == "code")
-        call = re.search(r"gp\.check_inputs\(.*?datasets=\(([^)]*)\)\)", source, re.S)
+        call = re.search(r"gp\.(?:check_inputs|experiment)\(.*?datasets=\(([^)]*)\)", source, re.S)
         if call:
             named = re.findall(r'"([^"]+)"', call.group(1))
         else:                          # Tables 1-3's set-up checks its inputs inside (gp.within_experiment)

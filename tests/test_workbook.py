@@ -501,6 +501,50 @@ def test_sigterm_ends_a_cli_run_with_its_manifest_written(tmp_path):
     assert not (results / "smoke" / ".staging" / "demo" / "b_slow").exists()
 
 
+def test_sigterm_with_parallel_jobs_stops_the_running_kernels(tmp_path):
+    """`kill <pid>` of a `--jobs 2` run: it does not wait for the notebooks still executing - their
+    kernels are shut down and the run ends with 143 and its manifest (it used to hang until every
+    running notebook had finished)."""
+    import signal
+    import time
+
+    nbdir, results = tmp_path / "notebooks", tmp_path / "results"
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    for stem in ("a_slow", "b_slow"):
+        write_notebook(nbdir / "demo", stem, extra=f"import os, time; open({str(pids)!r} + '/' + str(os.getpid()), 'w')"
+                                                  f".close(); time.sleep(300)")
+    env = dict(os.environ, AULIB_NOTEBOOKS=str(nbdir), AULIB_RESULTS=str(results))
+    proc = subprocess.Popen([sys.executable, "-m", "aulib.workbook", "run", "--profile", "smoke", "--jobs", "2"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(pids.iterdir())) < 2:
+        time.sleep(0.5)
+    kernels = [int(p.name) for p in pids.iterdir()]
+
+    def alive():
+        out = []
+        for pid in kernels:
+            try:
+                os.kill(pid, 0)
+                out.append(pid)
+            except ProcessLookupError:
+                pass
+        return out
+    try:
+        assert len(kernels) == 2
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(90) == 143
+        time.sleep(1)
+        assert not alive(), "kernels still running after the run was stopped"
+    finally:                     # leave nothing behind when an assertion fails
+        for pid in alive():
+            os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+    assert (results / "smoke" / "manifest.json").is_file()
+
+
 def test_parallel_kernels_share_the_cores(tmp_path, monkeypatch):
     """With --jobs 2 each kernel gets its share of the cores as OMP_NUM_THREADS (torch's threads
     waiting on busy cores made steps crawl); a value the user set holds; the variable is

@@ -62,14 +62,18 @@ def model_kwargs(profile: str, balanced: bool = False, **overrides) -> dict:
     return kw
 
 
-def baseline_kwargs(name: str, profile: str, size: int) -> tuple[str, dict]:
-    """(registered model, arguments) of a baseline trained beside GLEE-Net on the same frames."""
+def baseline_kwargs(name: str, profile: str, size: int, balanced: bool = False) -> tuple[str, dict]:
+    """(registered model, arguments) of a baseline trained beside GLEE-Net on the same frames.
+    ``balanced`` (the notebooks' parameter) turns on DRML's own ``balanced`` switch, the same
+    positive weighting as GLEE-Net's; the ResNet row gets it from the trainer's loss
+    (:func:`train_config`); ME-GraphAU-style keeps its weighted asymmetric loss (E.2), whose
+    negative term already shrinks with the predicted probability."""
     small = profile != "paper"
     if name == "resnet":
         return ("resnet18" if small else "resnet50"), {"input_size": size}
     if name == "drml":
         return "drml", {"input_size": size, "grid": 4 if small else 8,
-                        "fc_dims": (256, 128) if small else (4096, 2048)}
+                        "fc_dims": (256, 128) if small else (4096, 2048), **({"balanced": True} if balanced else {})}
     if name == "megraph":
         return "megraph", {"backbone": "resnet18" if small else "resnet50", "input_size": size}
     raise ValueError(f"unknown baseline {name!r}; GLEE-Net's notebooks train {', '.join(BASELINES)}")
@@ -109,9 +113,10 @@ def deviation_table(profile: str, **s) -> pd.DataFrame:
          "not given in the paper"),
         ("AU loss balance", "eq. 5 (weighted BCE, no balance of an AU's active and inactive frames)",
          "eq. 5 with each AU's positive term also weighted by (1 - r) / r, r the running base rate of the training "
-         "batches (as Shang & Yu's and DRML's balanced losses); the baselines keep their own losses" if s.get("balanced")
+         "batches (as Shang & Yu's and DRML's balanced losses); the same for the DRML and ResNet rows, ME-GraphAU-style "
+         "keeps its asymmetric loss" if s.get("balanced")
          else "as the paper", "with eq. 5 alone a short CPU run answers 'absent' for most AUs (README, GLEE-Net: "
-         "validation F1 below the always-active floor); not the paper's loss" if s.get("balanced") else "as the paper"),
+         "F1 0.0 on synth-DISFA, validation F1 below the always-active floor on BP4D at lr 0.01); not the paper's loss" if s.get("balanced") else "as the paper"),
         ("loss weights", "eq. 5: 1/r_i averaged over AUs", "1/r_i rescaled to sum to the number of AUs (the trainer's "
          "weights)", "a constant factor; same optimum"),
         ("triplet margin", "m (not printed)", f"{s.get('margin', 0.1)}", "FEC's paper uses 0.1 for its 16-d embedding"),
@@ -564,21 +569,34 @@ def neighbours_figure(images: list, spaces: dict, combo: np.ndarray, query: int,
 WITHIN_DATASETS = ("bp4d", "disfa", "bp4dplus")
 
 
-def within_experiment(p: dict, device: str, extra=()) -> tuple[GleeExperiment, dict]:
-    """``gleenet/01_within_domain``'s set-up from its parameters ``p`` (the notebook's
-    ``run.params``, or the registry's values for it at a profile): checks its inputs
-    (:func:`check_inputs`), reads the pre-trained parts (:func:`pretrained_parts`, cached by
-    ``gleenet/00_pretraining``) and builds the :class:`GleeExperiment` of Tables 1-3 on
-    :data:`WITHIN_DATASETS` (SGD m 0.9, §4.2) plus the test-only datasets ``extra`` (e.g.
-    ``("emotionet",)``; a dataset root never changes a run's key). The same ``p`` gives the same
-    run keys, so the comparison reads this notebook's runs back. Returns (experiment, parts).
-    Raises :class:`MissingInputs` before anything runs when a file the settings need is absent."""
-    from aulib import data as D, synth
+def train_config(p: dict, device: str):
+    """The fine-tuning configuration of every GLEE-Net notebook run from its parameters ``p``:
+    SGD momentum 0.9, weight decay 5e-4, constant lr (§4.2). With ``p["balanced"]`` the trainer's
+    default loss (the models without a loss of their own: the ResNet row) is ``balanced_bce``,
+    the same positive weighting GLEE-Net's and DRML's ``balanced`` switches apply; otherwise the
+    default ``weighted_bce`` (so the paper's runs keep their keys)."""
     from aulib.train import TrainConfig
 
+    return TrainConfig(optimizer="sgd", lr=p["lr"], momentum=0.9, weight_decay=5e-4, epochs=p["epochs"],
+                       batch_size=p["batch_size"], schedule="constant", max_iters_per_epoch=p["max_iters"],
+                       seed=p["seed"], device=device, progress=False,
+                       **({"loss": "balanced_bce"} if p.get("balanced") else {}))
+
+
+def experiment(p: dict, device: str, datasets, notebook: str, extra=()) -> tuple[GleeExperiment, dict]:
+    """A GLEE-Net notebook's set-up from its parameters ``p`` (the notebook's ``run.params``, or
+    the registry's values for it at a profile): checks its inputs (:func:`check_inputs`, with
+    ``notebook``'s name in the message), reads the pre-trained parts (:func:`pretrained_parts`,
+    cached by ``gleenet/00_pretraining``) and builds the :class:`GleeExperiment` on ``datasets``
+    (trained and tested) plus the test-only datasets ``extra`` (a dataset root never changes a
+    run's key), with :func:`train_config`. The same ``p`` gives the same run keys, so notebooks
+    and the comparison share runs. Returns (experiment, parts). Raises :class:`MissingInputs`
+    before anything runs when a file the settings need is absent."""
+    from aulib import data as D, synth
+
     data_root, use_synth = p["data_root"], p["use_synth"]
-    check_inputs("gleenet/01_within_domain", p["profile"], use_synth=use_synth, data_root=data_root,
-                 facenet_weights=p["facenet_weights"], morphable_model=p["morphable_model"], datasets=WITHIN_DATASETS)
+    check_inputs(notebook, p["profile"], use_synth=use_synth, data_root=data_root,
+                 facenet_weights=p["facenet_weights"], morphable_model=p["morphable_model"], datasets=tuple(datasets))
 
     def root(k):
         return (synth.ensure(f"synth-{k}", p["synth_profile"], root=data_root or None, seed=p["seed"]) if use_synth
@@ -588,13 +606,17 @@ def within_experiment(p: dict, device: str, extra=()) -> tuple[GleeExperiment, d
                              pretrain_epochs=p["pretrain_epochs"], pretrain_lr=p["pretrain_lr"],
                              max_triplets=p["max_triplets"], margin=p["margin"], seed=p["seed"], device=device)
     kw = model_kwargs(p["profile"], balanced=p.get("balanced", False))
-    cfg = TrainConfig(optimizer="sgd", lr=p["lr"], momentum=0.9, weight_decay=5e-4, epochs=p["epochs"],
-                      batch_size=p["batch_size"], schedule="constant", max_iters_per_epoch=p["max_iters"],
-                      seed=p["seed"], device=device, progress=False)
-    exp = GleeExperiment({k: root(k) for k in tuple(WITHIN_DATASETS) + tuple(extra)}, p["profile"], cfg, "gleenet", kw,
-                         image_size=kw["input_size"], alignment="similarity", max_test_frames=p["max_test_frames"],
-                         seed=p["seed"], device=device, group="gleenet-notebooks", morphable_model=p["morphable_model"])
+    exp = GleeExperiment({k: root(k) for k in tuple(datasets) + tuple(extra)}, p["profile"], train_config(p, device),
+                         "gleenet", kw, image_size=kw["input_size"], alignment="similarity",
+                         max_test_frames=p["max_test_frames"], seed=p["seed"], device=device, group="gleenet-notebooks",
+                         morphable_model=p["morphable_model"])
     return exp, parts
+
+
+def within_experiment(p: dict, device: str, extra=()) -> tuple[GleeExperiment, dict]:
+    """``gleenet/01_within_domain``'s set-up (:func:`experiment` on :data:`WITHIN_DATASETS`),
+    shared with the comparison."""
+    return experiment(p, device, WITHIN_DATASETS, "gleenet/01_within_domain", extra)
 
 
 # ---------------------------------------------------------------------------------------

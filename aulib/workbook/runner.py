@@ -434,7 +434,8 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
     elif jobs > 1:
         import multiprocessing as mp
 
-        executor = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
+        executor = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                                       initializer=_worker_exits_on_sigterm)
     threads_before = os.environ.get("OMP_NUM_THREADS")
     if threads_before is None and jobs > 1 and executor_kind != "slurm":
         # kernels side by side on one machine share its cores: torch's OpenMP threads that wait
@@ -509,6 +510,12 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
             elif executor is None and pending and not ready:
                 raise RuntimeError("notebook dependencies cannot be satisfied: "
                                    + ", ".join(it[0].id for it in pending))
+    except BaseException:
+        # stopped (Ctrl-C, SIGTERM, an error here): stop the notebooks still executing instead of
+        # waiting for them - each worker ends on SIGTERM, and papermill shuts its kernel down
+        if isinstance(executor, ProcessPoolExecutor):
+            _stop_workers(executor)
+        raise
     finally:
         status.close()
         bar.close()
@@ -640,6 +647,29 @@ def _on_success(nb, params, stage, results, secs) -> Outcome:
     return Outcome(nb.id, "ok", secs)
 
 
+def _worker_exits_on_sigterm() -> None:
+    """Initializer of the ``--jobs`` worker processes: SIGTERM raises SystemExit, so papermill's
+    clean-up (kernel shutdown) runs before the worker ends."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def _stop_workers(executor: ProcessPoolExecutor, grace: float = 20.0) -> None:
+    """Cancel the notebooks not yet started and end the running ones: SIGTERM to each worker (its
+    kernel is shut down), SIGKILL to any still alive after ``grace`` seconds."""
+    procs = list(getattr(executor, "_processes", {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+
+
 def kernel_threads(jobs: int) -> int:
     """Threads per kernel when ``jobs`` notebooks run side by side on this machine: its cores
     divided among them (at least 1). The runner sets ``OMP_NUM_THREADS`` to it for ``--jobs`` > 1
@@ -648,6 +678,14 @@ def kernel_threads(jobs: int) -> int:
 
 
 def _update_manifest(results: Path, planned, outcomes: dict[str, Outcome]) -> None:
+    """Record ``outcomes`` in ``manifest.json`` (read, update, write under an inter-process lock:
+    two ``workbook run`` processes may share one results folder)."""
+    lock = hashlib.sha1(str(Path(results).resolve()).encode()).hexdigest()[:16]
+    with config.file_lock(config.cache_dir("locks", "manifest") / f"{lock}.lock"):
+        _update_manifest_unlocked(results, planned, outcomes)
+
+
+def _update_manifest_unlocked(results: Path, planned, outcomes: dict[str, Outcome]) -> None:
     manifest = load_manifest(results)
     manifest.update({"profile": results.name, "updated": datetime.now(timezone.utc).isoformat(
         timespec="seconds"), "git_commit": git_commit(), "packages": package_versions(),
