@@ -291,3 +291,12 @@ def test_arch_is_passed_only_when_not_the_papers():
     row = P.deviation_table("tiny", arch="resnet18").set_index("item").loc["AU encoder", "this run (tiny)"]
     assert row.startswith("resnet18") and "EfficientNet-B1" in P.deviation_table("paper").set_index("item").loc[
         "AU encoder", "this run (paper)"]
+
+
+def test_deviation_rows_name_the_encoder_the_run_used():
+    """At tiny the AU encoder and Encoder P are ResNet-18 (arch parameter): the rows say so, with
+    its 512-d pooled features; the paper's EfficientNet-B1 has 1280-d."""
+    for arch, label, dim in (("resnet18", "ResNet-18", "512-d"), ("efficientnet_b1", "EfficientNet-B1", "1280-d")):
+        d = P.deviation_table("tiny", arch=arch)
+        d = d.set_index("item")[d.columns[2]]
+        assert d["Encoder P"].startswith(label) and dim in d["v_AU, v_P"], arch

@@ -61,6 +61,10 @@ ROWS = {
 
 #: the paper's AU encoder (and Encoder P): EfficientNet-B1 (§3.1, §3.2)
 PAPER_ARCH = "efficientnet_b1"
+#: how tables name the encoder architectures the ``arch`` parameter accepts
+ARCH_LABEL = {"efficientnet_b1": "EfficientNet-B1", "resnet18": "ResNet-18"}
+#: the pooled feature size (v_AU, v_P) of each
+FEATURE_DIM = {"efficientnet_b1": 1280, "resnet18": 512}
 
 
 class MissingInputs(FileNotFoundError):
@@ -173,9 +177,10 @@ def deviation_table(profile: str, **s):
          "without it the tiny runs answer 'absent' for most AUs (validation F1 far below the always-active floor; "
          "README, PIAP-DF); not the paper's loss" if s.get("balanced") else "-"),
         ("Encoder P", "same architecture, face recognition on CASIA-WebFace; 96.2 % on LFW",
-         f"EfficientNet-B1, softmax over identities on normalised features (scale 16), {g('p_epochs')} epochs "
+         f"{ARCH_LABEL.get(s.get('arch', PAPER_ARCH), s.get('arch'))}, softmax over identities on normalised features "
+         f"(scale 16), {g('p_epochs')} epochs "
          "(aulib.train.identity); LFW protocol on the pairs of our data", "loss and schedule are open"),
-        ("v_AU, v_P", "feature vectors of the two encoders", "global-average-pooled last feature maps (1280-d)",
+        ("v_AU, v_P", "feature vectors of the two encoders", f"global-average-pooled last feature maps ({FEATURE_DIM.get(s.get('arch', PAPER_ARCH), '?')}-d)",
          "which layer is open"),
         ("DF start", "§3.3: teacher and student are copies of a pretrained PIAP; §3.4: 'Encoder AU initialized'",
          "both copies start from the trained row (Baseline for DF, PIAP for PIAP-DF)", "the paper contradicts itself"),
