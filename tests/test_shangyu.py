@@ -162,6 +162,10 @@ def test_claims_judge_differences_against_the_seed_spread():
     g = sy.claim_domain_gap(40.0, 30.0, 70.0, 60.0, 30.0, 25.0)   # AUC falls, margin 10 -> 5
     assert g["holds"] is True and g["auc_drop"] == pytest.approx(10.0)
     assert sy.claim_domain_gap(40.0, 45.0, 70.0, 72.0, 30.0, 25.0)["holds"] is False
+    # a source-only model near chance has nothing to lose: untestable, whatever the drop (first tiny run)
+    near_chance = sy.claim_domain_gap(33.9, 19.5, 53.4, 51.0, 37.2, 25.4)
+    assert near_chance["holds"] is None and "did not learn on the source" in near_chance["evidence"]
+    assert sy.claim_domain_gap(36.0, 20.0, 75.0, 60.0, 37.2, 25.4)["holds"] is None   # F1 not above the floor
 
 
 def test_widths_parameter_is_checked():
