@@ -807,7 +807,7 @@ def _compare_train(row: str):
     return train
 
 
-def _table1_avg(key: str) -> float:
+def table1_avg(key: str) -> float:
     """Table 1's printed average F1 (BP4D) of method ``key``, from the store of published numbers."""
     from aulib.eval import reported
 
@@ -826,8 +826,8 @@ def _compare_claims(results):
                           "needs PIAP-DF and PIAP on the within protocol", "Table 1"))
     else:
         out.append(_claim("DF improves PIAP on BP4D (PIAP-DF above PIAP)", full > piap,
-                          f"PIAP-DF {full:.1f} vs PIAP {piap:.1f} (paper {_table1_avg('piapdf'):.1f} vs "
-                          f"{_table1_avg('piap'):.1f})", "Table 1"))
+                          f"PIAP-DF {full:.1f} vs PIAP {piap:.1f} (paper {table1_avg('piapdf'):.1f} vs "
+                          f"{table1_avg('piap'):.1f})", "Table 1"))
     return out
 
 
