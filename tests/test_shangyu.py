@@ -154,6 +154,8 @@ def test_claims_judge_differences_against_the_seed_spread():
     assert c["holds"] is True and "exceeds the seed spread" in c["evidence"]
     c = sy.claim_as_adds([30.0, 34.0], [29.0, 33.0])          # +1.0, spread 2.83
     assert c["holds"] is False and "within the seed spread" in c["evidence"]
+    c = sy.claim_as_adds([21.0, 22.4], [29.0, 33.6])          # -9.6, spread 2.3: lower beyond the spread
+    assert c["holds"] is False and "lower, by more than the seed spread" in c["evidence"]
     c = sy.claim_beats_adld([30.0], [31.0])                   # one seed: the sign decides
     assert c["holds"] is False and "one seed" in c["evidence"]
     c = sy.claim_invariant_lose({"DANN": 20.0, "ADDA": 25.0}, {"ADLD": 24.0, "ours": 30.0})

@@ -490,6 +490,7 @@ def claim_gain(better: str, worse: str, f1_better: list, f1_worse: list, text: s
     d, spread, exceeds, txt = _difference(f1_worse, f1_better)
     holds = (d > 0) if exceeds is None else (d > 0 and exceeds)
     note = "" if exceeds is None else ("; the difference exceeds the seed spread" if exceeds
+                                      else "; lower, by more than the seed spread" if d < -spread
                                       else "; the difference is within the seed spread")
     return _claim(text, holds, f"target F1 {better} vs {worse}: {txt}{note}", source, difference=d, spread=spread)
 
