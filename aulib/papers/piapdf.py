@@ -157,7 +157,8 @@ def deviation_table(profile: str, **s):
         ("stage-1 training", "not stated", f"{g('stage1_epochs')} epochs, AdamW lr {g('stage1_lr')}, batch "
          f"{g('batch_size')}, selection on training loss", "open in the paper"),
         ("AU encoder", "EfficientNet-B1, ImageNet-pretrained",
-         ("EfficientNet-B1" if s.get("arch", PAPER_ARCH) == PAPER_ARCH else f"{s['arch']} (Encoder P the same)") + ", "
+         (ARCH_LABEL[PAPER_ARCH] if s.get("arch", PAPER_ARCH) == PAPER_ARCH
+          else f"{ARCH_LABEL.get(s['arch'], s['arch'])} (Encoder P the same)") + ", "
          + ("ImageNet file given" if s.get("imagenet") else "random init (no ImageNet file given)"),
          "no downloads at run time; pass imagenet_efficientnet" + ("" if s.get("arch", PAPER_ARCH) == PAPER_ARCH else
          "; a random-init EfficientNet-B1 at 64 px stays near chance for 300 steps (validation ROC AUC 52), a "
@@ -636,7 +637,7 @@ def claim_dwunet_saving(cost: dict) -> dict:
 def shared_parts(profile: str, roots_: dict, *, image_size: int, unet_base: int, unet_depth: int,
                  stage1_epochs: int, stage1_lr: float, batch_size: int, max_iters: int, p_epochs: int, p_lr: float,
                  use_synth: bool = True, data_root: str = "", imagenet=None, seed: int = 0, device: str = "cpu",
-                 need_p: bool = True, arch: str = "efficientnet_b1") -> dict:
+                 need_p: bool = True, arch: str = PAPER_ARCH) -> dict:
     """What every PIAP-DF notebook builds on, trained once in the run cache: PI Generator 0
     (:func:`stage1_generator`) and Encoder P (:func:`encoder_p`, when ``need_p``; architecture
     ``arch``, the AU encoder's). Returns
@@ -688,7 +689,7 @@ _NEEDS = {"pi3": ["pi2"], "piap": ["pi2"], "df": ["baseline"], "piapdf": ["pi2",
 
 
 def common_kwargs(image_size: int, pi_weight: float = 0.2, ap_weight: float = 0.2, balanced: bool = False,
-                  arch: str = "efficientnet_b1") -> dict:
+                  arch: str = PAPER_ARCH) -> dict:
     """The ``piapdf`` constructor arguments every row shares (:func:`row_kwargs`' ``common``).
     ``balanced`` (the notebooks' parameter, not the paper's eq. 2) is passed only when true and
     ``arch`` (the AU encoder and Encoder P) only when not the paper's EfficientNet-B1, so runs with
@@ -703,7 +704,7 @@ def common_kwargs(image_size: int, pi_weight: float = 0.2, ap_weight: float = 0.
 
 def run_rows(exp, fold, rows, parts: dict, *, seed: int, pool=None, df_lr: float = 0.01, df_epochs: int = 1,
              student_lr: float = 0.01, pi_weight: float = 0.2, ap_weight: float = 0.2, imagenet=None,
-             balanced: bool = False, arch: str = "efficientnet_b1") -> dict:
+             balanced: bool = False, arch: str = PAPER_ARCH) -> dict:
     """Train (or read back) Table 3's ``rows`` on BP4D ``fold`` with training seed ``seed``, in
     dependency order (PI-2 before anything that needs PI Generator 1, the start row before its
     DF row); ``balanced``, ``arch``: see :func:`common_kwargs`. Returns {row: (model, run dir)} for every
