@@ -289,7 +289,7 @@ def test_arch_is_passed_only_when_not_the_papers():
     kw = P.row_kwargs("baseline", None, None, None, **P.common_kwargs(32, arch="resnet18"))
     assert create("piapdf", aus=AUS, **kw).encoder.arch == "resnet18"
     row = P.deviation_table("tiny", arch="resnet18").set_index("item").loc["AU encoder", "this run (tiny)"]
-    assert row.startswith("resnet18") and "EfficientNet-B1" in P.deviation_table("paper").set_index("item").loc[
+    assert row.startswith("ResNet-18") and "EfficientNet-B1" in P.deviation_table("paper").set_index("item").loc[
         "AU encoder", "this run (paper)"]
 
 
