@@ -179,6 +179,49 @@ def test_glee_net_check_tables_name_the_facenet_and_morphable_stand_ins(tmp_path
         gp.check_inputs("gleenet/00_pretraining", "paper", use_synth=True, facenet_weights=files["facenet_weights"])
 
 
+#: published-file parameters a notebook declares but does not read with its paper defaults
+UNREAD_AT_PAPER = {"fgnet/05_heatmaps_qualitative": {"ffhq_expressions"}}   # only for baseline="megraph_pretrain"
+
+
+def test_every_notebook_that_reads_real_data_or_published_files_at_paper_says_so_in_its_check_table():
+    """Picked up from the registry: a notebook whose paper profile reads the real datasets
+    (``use_synth`` False) names them in ``[check] datasets``, and every published-file parameter it
+    declares (one that some sidecar maps to a stand-in) is mapped in its ``[check.files]`` - else
+    the paper check would fail for a missing folder and the paper run's data check would not list it."""
+    nbs = discover(REPO_NOTEBOOKS)
+    file_params = {p for nb in nbs for p in pc.check_table(nb)["files"]}
+    assert {"stylegan_checkpoint", "facenet_weights", "imagenet_efficientnet"} <= file_params
+    for nb in nbs:
+        table, declared = pc.check_table(nb), nb.parameters()
+        if nb.resolve("paper").get("use_synth") is False:
+            assert table["datasets"], f"{nb.id} reads real datasets at paper but its sidecar has no [check] datasets"
+        unmapped = sorted((set(declared) & file_params) - set(table["files"]) - UNREAD_AT_PAPER.get(nb.id, set()))
+        assert not unmapped, f"{nb.id} declares published-file parameter(s) {unmapped} without [check.files]"
+
+
+def test_piapdf_check_tables_name_what_its_input_checks_read_and_the_efficientnet_stand_in_loads(tmp_path):
+    import re
+
+    from aulib.models import create, weights
+    from aulib.papers import piapdf as P
+
+    nbs = [nb for nb in discover(REPO_NOTEBOOKS) if nb.id.startswith("piapdf/")]
+    assert len(nbs) == 6
+    for nb in nbs:
+        table = pc.check_table(nb)
+        assert table["files"]["imagenet_efficientnet"] == "efficientnet_b1-imagenet", nb.id
+        source = "".join(c.source for c in nbformat.read(str(nb.path), 4).cells if c.cell_type == "code")
+        call = re.search(r"P\.check_inputs\(profile, \(([^)]*)\)", source)
+        needs = re.findall(r'"([^"]+)"', call.group(1)) if call else list(P.Table1Runs.NEEDS)
+        assert call or "P.Table1Runs(" in source, nb.id
+        named = {d for k in needs for d in (("casia", "lfw") if k == "faces" else (k,))}
+        assert named <= set(table["datasets"]), (nb.id, named - set(table["datasets"]))
+    path = weights.ensure_stand_in("efficientnet_b1-imagenet", tmp_path)
+    assert path.name == "efficientnet_b1_rwightman-bac287d4.pth"
+    model = create("piapdf", aus=["AU1", "AU2"], weights=str(path))   # the paper's encoder, the real loader
+    assert model.encoder.arch == "efficientnet_b1" and model.encoder.init.startswith("imagenet:efficientnet_b1")
+
+
 @pytest.mark.notebooks
 def test_the_paper_profiles_input_check_fails_on_a_folder_where_something_is_missing(tmp_path, capsys):
     root = tmp_path / "stand-ins"

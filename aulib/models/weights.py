@@ -17,8 +17,10 @@ table uses, with the file name of the published original and a writer:
 - ``psp_ffhq_encode``: pSp's FFHQ encoder checkpoint, ``{"state_dict": encoder.* + decoder.*,
   "opts": {...}, "latent_avg": (18, 512)}``, GradualStyleEncoder IR-SE-50 at 256 px and a
   1024-px decoder (reference/fgnet.md §4c-4d);
-- ``resnet18-imagenet`` / ``resnet50-imagenet``: torchvision's ImageNet files, a plain
-  ``state_dict`` of ``torchvision.models.resnet*`` (:data:`aulib.models.common.TORCHVISION_FILES`);
+- ``resnet18-imagenet`` / ``resnet50-imagenet`` / ``efficientnet_b1-imagenet``: torchvision's
+  ImageNet files, a plain ``state_dict`` of ``torchvision.models.resnet*`` /
+  ``efficientnet_b1`` (:data:`aulib.models.common.TORCHVISION_FILES`; PIAP-DF's AU encoder and
+  Encoder P start from it: "an EfficientNet-B1 pretrained on ImageNet", §3 stages 2-3);
 - ``facenet-vggface2``: facenet-pytorch's ``20180402-114759-vggface2.pt``, a bare ``state_dict``
   of Inception-ResNet-v1 with ``logits`` of 8631 VGGFace2 identities (GLEE-Net §3.1;
   :func:`aulib.models.facenet.load_facenet_weights`);
@@ -156,6 +158,9 @@ PUBLISHED: dict[str, Published] = {p.name: p for p in [
               _torchvision_writer("resnet18"), dict(arch="resnet18")),
     Published("resnet50-imagenet", "resnet50-0676ba61.pth", "torchvision ResNet-50 IMAGENET1K_V1 state_dict",
               _torchvision_writer("resnet50"), dict(arch="resnet50")),
+    Published("efficientnet_b1-imagenet", "efficientnet_b1_rwightman-bac287d4.pth",
+              "torchvision EfficientNet-B1 IMAGENET1K_V1 state_dict", _torchvision_writer("efficientnet_b1"),
+              dict(arch="efficientnet_b1")),
     Published("facenet-vggface2", FACENET_FILE,
               "facenet-pytorch's Inception-ResNet-v1 trained on VGGFace2 (bare state_dict, logits of 8631 identities)",
               write_facenet_vggface2, dict(arch="InceptionResnetV1", width=1.0, repeats=[5, 10, 5],
