@@ -45,15 +45,17 @@ def test_landmark_loss_is_eq1_with_the_interocular_distance():
     assert landmark_loss(pred, unknown).item() == pytest.approx((49 / d[1] ** 2).item(), rel=1e-5)
 
 
-def test_branch_has_five_parts_cbam_and_two_fc_and_refuses_bad_sizes():
+def test_branch_has_five_parts_cbam_and_two_fc_takes_the_papers_176_and_refuses_bad_sizes():
     b = LandmarkBranch(64, (8, 16, 16, 16, 16), 16)
     assert len(b.parts) == 3 and isinstance(b.cbam, CBAM)
     assert sum(isinstance(m, torch.nn.Linear) for m in b.fc) == 2
     out = b(torch.randn(2, 3, 64, 64))
     assert out.shape == (2, 49, 2)
     assert torch.allclose(out, torch.full_like(out, 32.0))   # last layer zero-init: the crop centre
-    with pytest.raises(ValueError, match="multiple of 32"):
-        LandmarkBranch(60)
+    paper = LandmarkBranch(176, (4, 4, 4, 4, 8), 16)   # the paper's 176: pooled 88, 44, 22, 11, 5 (floored)
+    assert paper.fc[1].in_features == 8 * 5 * 5 and paper(torch.randn(2, 3, 176, 176)).shape == (2, 49, 2)
+    with pytest.raises(ValueError, match="at least 32"):
+        LandmarkBranch(16)
     with pytest.raises(ValueError, match="five parts"):
         LandmarkBranch(64, (8, 16, 16))
 

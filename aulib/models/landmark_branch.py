@@ -121,7 +121,8 @@ class LandmarkBranch(nn.Module):
     ``E_f`` features to landmarks (so a model sharing the stem runs only the rest).
 
     Args:
-        input_size: side of the input face (paper: 176).
+        input_size: side of the input face (paper: 176, §3.1; the fifth pooling floors 11 to 5, so
+            the first fully-connected layer reads widths[4] x 5 x 5), at least 32.
         widths: channels of the five parts (the first two are ``E_f``'s).
         hidden: width of the first fully-connected layer.
         n_landmarks: points regressed (paper: 49).
@@ -138,14 +139,16 @@ class LandmarkBranch(nn.Module):
         super().__init__()
         if len(widths) != 5:
             raise ValueError(f"the landmark branch has five parts (paper 003 §2.2); widths has {len(widths)}: {widths}")
-        if input_size % 32:
-            raise ValueError(f"input_size must be a multiple of 32 (five 2x2 poolings); found {input_size}")
+        if input_size < 32:
+            raise ValueError(f"input_size must be at least 32 (five 2x2 poolings); found {input_size}")
         self.input_size, self.n_landmarks = int(input_size), int(n_landmarks)
         self.widths = tuple(int(w) for w in widths)
         self.stem = Stem(self.widths[:2])
         self.parts = nn.Sequential(*[part(a, b) for a, b in zip(self.widths[1:4], self.widths[2:5])])
         self.cbam = CBAM(self.widths[4])
-        side = self.input_size // 32
+        side = self.input_size
+        for _ in range(5):   # each 2x2 average pooling floors an odd side: the paper's 176 -> 88, 44, 22, 11, 5
+            side //= 2
         self.fc = nn.Sequential(nn.Flatten(), nn.Linear(self.widths[4] * side * side, hidden), nn.PReLU(),
                                 nn.Linear(hidden, 2 * self.n_landmarks))
         nn.init.zeros_(self.fc[-1].weight)   # start from the mean shape (or the crop centre), not from noise
