@@ -11,7 +11,8 @@ paper's backbones, input sizes, heatmap sizes, AU sets, folds and protocols, the
 and the weight loaders run - and changes only:
 
 1. the generic cut :data:`CUT`, the one place that shortens loops (epochs, iterations, test
-   frames, folds, seeds, batch size), applied to whichever of these a notebook declares;
+   frames, folds, seeds, batch size, and each paper's pre-training stages and unlabelled pools),
+   applied to whichever of these a notebook declares;
 2. ``data_root``, for a notebook whose ``[check]`` table names datasets: a folder of stand-ins (:mod:`aulib.papers.stand_ins`) - SynthAU
    at the paper's image size with a few frames (SynthAU's ``paper-check`` size set), linked under
    each real dataset's folder name so the real readers read it, and random-init weight files in
@@ -64,6 +65,20 @@ CUT = {
     "n_folds": 1,              # folds run of the protocol's three
     "seeds": "0",              # one training seed
     "keep_last": False,        # delete a completed run's last.pt (optimizer state; most of a paper FG-Net run's ~4.8 GB)
+    "n_seeds": 1,              # training seeds per row (GLEE-Net)
+    # pre-training and extra stages, each cut to one short epoch
+    "identity_epochs": 1,      # GLEE-Net: identity pre-training
+    "pretrain_epochs": 1,      # GLEE-Net: triplet pre-training
+    "max_triplets": 8,         # GLEE-Net: training triplets (0 = all)
+    "pre_epochs": 1,           # Shang & Yu: landmark-branch pre-training epochs
+    "pre_iters": 1,            # Shang & Yu: its iterations per epoch (0 = all)
+    "n_unlabeled": 8,          # Shang & Yu: unlabelled EmotioNet images (0 = all)
+    "max_frames": 8,           # Shang & Yu: source training frames and each evaluation set (0 = all)
+    "stage1_epochs": 1,        # PIAP-DF: DW-UNet (PI Generator 0)
+    "p_epochs": 1,             # PIAP-DF: Encoder P
+    "df_epochs": 1,            # PIAP-DF: discrete feedback
+    "toy_epochs": 1,           # PIAP-DF: the landmark toy case
+    "max_unlabelled": 8,       # PIAP-DF: unlabelled pool (0 = all)
 }
 #: SynthAU's size set for the check (aulib.synth.store.CHECK_PROFILE; a test keeps them equal)
 SYNTH_CHECK = "paper-check"
