@@ -311,6 +311,11 @@ def test_domain_adaptation_batches_train_dann_and_adda(tmp_path, one_thread):
     src_w = adda.source_encoder.state_dict()
     tgt_w = adda.target_encoder.state_dict()
     assert any(not torch.equal(src_w[k], tgt_w[k]) for k in src_w if k.endswith("weight"))
+    # one step in all: ADDA never reaches its adaptation stage, no epoch is selectable - a clear error,
+    # not a result pointing at a best.pt that was never written (the paper check's one-step cut met this)
+    with pytest.raises(ValueError, match="no epoch of this run could be selected: ADDA"):
+        fit(create_model("adda", source_fraction=0.5, **kw), paired, va, cfg(epochs=1, max_iters_per_epoch=1),
+            tmp_path / "adda-short")
 
 
 def test_pretrain_backbone_feeds_megraph(tmp_path, one_thread):
