@@ -293,7 +293,7 @@ def test_run_protocol_tidy_deterministic_and_resumable(tmp_path, one_thread):
     assert m.aus == AUS and type(m).__name__ == "AUClassifier"
 
 
-def test_domain_adaptation_batches_train_dann_and_adda(tmp_path, one_thread):
+def test_domain_adaptation_batches_train_dann_and_adda(tmp_path, one_thread, monkeypatch):
     src, va, _ = splits()
     tgt = SquaresDataset(20, ("w1", "w2"), seed=9)
     paired = PairedDomains(src, tgt, seed=0)
@@ -311,11 +311,16 @@ def test_domain_adaptation_batches_train_dann_and_adda(tmp_path, one_thread):
     src_w = adda.source_encoder.state_dict()
     tgt_w = adda.target_encoder.state_dict()
     assert any(not torch.equal(src_w[k], tgt_w[k]) for k in src_w if k.endswith("weight"))
-    # one step in all: ADDA never reaches its adaptation stage, no epoch is selectable - a clear error,
-    # not a result pointing at a best.pt that was never written (the paper check's one-step cut met this)
-    with pytest.raises(ValueError, match="no epoch of this run could be selected: ADDA"):
-        fit(create_model("adda", source_fraction=0.5, **kw), paired, va, cfg(epochs=1, max_iters_per_epoch=1),
-            tmp_path / "adda-short")
+    # one step in all: ADDA never reaches its adaptation stage, no epoch is selectable - fit writes no
+    # best.pt, and the run cache says so clearly (the paper check's one-step cut met this)
+    res = fit(create_model("adda", source_fraction=0.5, **kw), paired, va, cfg(epochs=1, max_iters_per_epoch=1),
+              tmp_path / "adda-short")
+    assert not res.checkpoint.is_file()
+    from aulib.train.recipes import cached_fit
+    monkeypatch.setenv("AULIB_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(ValueError, match=r"could be selected: ADDA\.selectable\(\) was False"):
+        cached_fit("adda", dict(source_fraction=0.5, **kw), paired, va, cfg(epochs=1, max_iters_per_epoch=1),
+                   "smoke", "adda-short", None)
 
 
 def test_pretrain_backbone_feeds_megraph(tmp_path, one_thread):

@@ -514,11 +514,6 @@ def fit(model, train_ds, val_ds, config: TrainConfig, run_dir, loss=None, resume
     epochs_bar.close()
 
     D.barrier(info)
-    if not best_path.is_file() and hasattr(net, "selectable"):
-        raise ValueError(f"no epoch of this run could be selected: {type(net).__name__}.selectable() was False "
-                         f"after each of the {cfg.epochs} epoch(s) of {iters} step(s) (e.g. ADDA before its "
-                         "adaptation stage, which starts after source_fraction of the steps); train for more "
-                         f"epochs or steps. The run folder {run_dir} keeps last.pt.")
     if best_path.is_file():
         best = ck.load(best_path, map_location=device)
         net.load_state_dict(best["state_dict"])

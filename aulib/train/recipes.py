@@ -225,6 +225,13 @@ def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: Tr
             res = _read_completed(model, config, run_dir)       # last.pt dropped: fit would start over
         else:
             res: FitResult = fit(model, train_ds, val_ds, config, run_dir)
+            if not Path(res.checkpoint).is_file():
+                # fit writes best.pt only for a selectable epoch; the check lives here, not in fit, so
+                # that every cached run's training-code digest (aulib/train/loop.py) stays unchanged
+                raise ValueError(f"no epoch of run {run_dir} could be selected: {type(model).__name__}."
+                                 f"selectable() was False after each of its {config.epochs} epoch(s) (e.g. ADDA "
+                                 "before its adaptation stage, which starts after source_fraction of the "
+                                 "steps); train for more epochs or steps. last.pt is kept.")
         if not keep_last and (run_dir / LAST).is_file() and int(os.environ.get("RANK", "0")) == 0:
             _drop_last(res, config, run_dir)
     model._aulib_run_dir = Path(run_dir)
