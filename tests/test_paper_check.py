@@ -286,5 +286,23 @@ def test_a_paper_only_break_fails_the_check_and_the_same_notebook_without_it_pas
     manifest = json.loads((res / "manifest.json").read_text())
     last = manifest["paper_check"]["last_success"]
     assert last["passed"] and last["complete"] and last["notebooks"]["tutorials/01_au_metrics"]["status"] == "ok"
+    assert manifest["paper_check"]["by_notebook"]["tutorials/01_au_metrics"]["status"] == "ok"
     assert manifest["notebooks"]["tutorials/01_au_metrics"]["params"]["n_folds"] == 1
     assert manifest["notebooks"]["tutorials/01_au_metrics"]["params"]["profile"] == "paper"
+
+
+def test_each_notebooks_latest_check_result_is_kept_across_partial_checks():
+    """Checking parts of the workbook (FG-Net on a GPU machine, the rest here) still gives one
+    ledger: each registered notebook's latest result; cached keeps the earlier entry."""
+    from aulib.workbook.runner import Outcome
+
+    reg = ["a/00", "a/01", "b/00"]
+    first = pc.merge_by_notebook({}, [Outcome("a/00", "ok", 3.0), Outcome("a/01", "failed", 1.0, "KeyError: x")],
+                                 "t1", "c1", reg)
+    assert first["a/01"] == {"status": "failed", "seconds": 1.0, "finished": "t1", "git_commit": "c1",
+                             "error": "KeyError: x"}
+    second = pc.merge_by_notebook(dict(first, gone={"status": "ok"}),
+                                  [Outcome("a/00", "cached"), Outcome("a/01", "ok", 2.0), Outcome("b/00", "ok", 5.0)],
+                                  "t2", "c2", reg)
+    assert list(second) == reg                                   # "gone" is no longer registered
+    assert second["a/00"]["finished"] == "t1" and second["a/01"]["status"] == "ok" and second["b/00"]["git_commit"] == "c2"

@@ -36,7 +36,8 @@ files each notebook needs and whether they are found; then the runner executes t
 faces and the rest of the cache under the stand-ins folder, never mixed with real paper runs).
 Every executed notebook and the index open with :data:`BANNER`: the numbers are meaningless;
 what passes is the path. ``manifest.json`` records the check (``paper_check``: when, commit,
-passed, seconds per notebook) and its last successful run (``last_success``).
+passed, seconds per notebook), its last successful run (``last_success``) and each registered
+notebook's latest result across partial checks (``by_notebook``, ``all_passed``).
 
 The stand-ins folder is ``$AULIB_PAPER_CHECK_ROOT`` or ``<cache>/paper-check``.
 """
@@ -211,10 +212,11 @@ def add_banner(path: Path) -> None:
 
 
 def _label_results(results: Path, notebooks: list[Notebook], outcomes, seconds: float, passed: bool,
-                   only: str | None) -> None:
+                   only: str | None, registered=()) -> None:
     """Banner in every executed notebook and in ``index.md``; ``paper_check`` in the manifest
     (this run, and ``last_success``: the latest run that passed, ``complete`` when it ran every
-    registered notebook)."""
+    registered notebook; ``by_notebook``: each registered notebook's latest result across
+    checks, :func:`merge_by_notebook`; ``all_passed``: every one of them has passed)."""
     from .runner import _write_atomic, git_commit, load_manifest
 
     for nb in notebooks:
@@ -234,9 +236,28 @@ def _label_results(results: Path, notebooks: list[Notebook], outcomes, seconds: 
               "notebooks": {o.id: {"status": o.status, "seconds": o.seconds, **({"error": o.error} if o.error else {})}
                             for o in outcomes},
               "selected": only or "all registered notebooks", "complete": not only, "cut": CUT, "note": BANNER}
-    manifest["paper_check"] = dict(record, last_success=record if passed else
-                                   manifest.get("paper_check", {}).get("last_success"))
+    earlier = manifest.get("paper_check", {})
+    by_notebook = merge_by_notebook(earlier.get("by_notebook", {}), outcomes, now, record["git_commit"],
+                                    registered)
+    manifest["paper_check"] = dict(record, last_success=record if passed else earlier.get("last_success"),
+                                   by_notebook=by_notebook,
+                                   all_passed=bool(by_notebook) and all(e["status"] != "failed" for e in by_notebook.values())
+                                   and set(registered) <= set(by_notebook))
     _write_atomic(results / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def merge_by_notebook(earlier: dict, outcomes, finished: str, commit: str, registered) -> dict:
+    """Each registered notebook's latest paper-check result, kept across checks of parts of the
+    workbook (``--only``; e.g. FG-Net on a GPU machine, the rest on CPU): ``{id: {"status",
+    "seconds", "finished", "git_commit"[, "error"]}}``. A notebook the check found cached keeps
+    its earlier entry; notebooks no longer registered are dropped."""
+    out = {k: v for k, v in earlier.items() if k in set(registered)}
+    for o in outcomes:
+        if o.status == "cached" and o.id in out:
+            continue
+        out[o.id] = {"status": o.status, "seconds": round(o.seconds, 1), "finished": finished, "git_commit": commit,
+                     **({"error": o.error[:300]} if o.error else {})}
+    return dict(sorted(out.items()))
 
 
 def run_check(only: str | None = None, jobs: int = 1, force: bool = False, overrides: dict | None = None,
@@ -259,7 +280,8 @@ def run_check(only: str | None = None, jobs: int = 1, force: bool = False, overr
     root = (Path(root) if root is not None else check_root()).resolve()
     root.mkdir(parents=True, exist_ok=True)
     results_root = Path(results) if results is not None else config.results_root() / RESULTS_SUBDIR
-    chosen = select(discover(notebooks_dir), only)
+    registered = discover(notebooks_dir)
+    chosen = select(registered, only)
     need = needs(chosen)
     stand_ins = _stand_ins(root, need, write=prepare)
     per_nb = {nb.id: check_overrides(nb, root, stand_ins, overrides) for nb in chosen}
@@ -283,7 +305,8 @@ def run_check(only: str | None = None, jobs: int = 1, force: bool = False, overr
             else:
                 os.environ[k] = v
     passed = all(o.status != "failed" for o in outcomes)
-    _label_results(results_root / PROFILE, chosen, outcomes, time.time() - t0, passed, only)
+    _label_results(results_root / PROFILE, chosen, outcomes, time.time() - t0, passed, only,
+                   [nb.id for nb in registered])
     if not quiet:
         print(f"\npaper check {'passed' if passed else 'FAILED'} in {time.time() - t0:.0f} s; the numbers are "
               f"meaningless (stand-ins) - results in {results_root / PROFILE}", file=sys.stderr)
