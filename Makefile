@@ -16,6 +16,7 @@ help:
 	@echo "make test      set up, run the test suite (executes every notebook at the smoke profile)"
 	@echo "make paper-check  every notebook at the paper profile's shapes on stand-ins, loops cut (numbers meaningless)"
 	@echo "make book      HTML book of PROFILE's executed notebooks -> results/PROFILE/book/ (no re-execution)"
+	@echo "               CHECK=1: then open every page in headless Chromium (links, images, console; screenshots)"
 	@echo "make course    nbgrader student (release/) and teacher (source/) versions of the tutorials -> results/course/"
 	@echo "make lab       JupyterLab on notebooks/ with the venv's kernel (outputs never reach git)"
 	@echo "make bench     benchmarks -> results/bench.json"
@@ -67,7 +68,7 @@ paper-check: setup
 
 # The HTML book of a profile's executed notebooks (README "The book"): no re-execution.
 book: setup
-	$(PY) -m aulib.workbook.book --profile $(PROFILE)
+	$(PY) -m aulib.workbook.book --profile $(PROFILE) $(if $(CHECK),--check,)
 
 # nbgrader student / teacher versions of the tutorials -> results/course/ (README "Course mode")
 course: setup

@@ -102,7 +102,7 @@ def test_book_in_headless_chromium(built):
         assert Path(path).stat().st_size > 10_000
 
 
-def test_browser_check_finds_a_broken_link_and_a_missing_image(tmp_path):
+def test_browser_check_finds_a_broken_link_and_a_missing_image(tmp_path, capsys):
     if not Path(book.CHROMIUM).is_file() and not shutil.which("chromium"):
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     (tmp_path / "index.html").write_text('<html><body><a href="gone.html">x</a><a href="b.html">b</a>'
@@ -113,3 +113,8 @@ def test_browser_check_finds_a_broken_link_and_a_missing_image(tmp_path):
     assert [h.rsplit("/", 1)[-1] for _, h in report["broken_links"]] == ["gone.html"]
     assert report["bad_images"] == [("index.html", "missing.png")]
     assert ("b.html", "boom") in report["console_errors"]
+    # the command line's --check prints the same faults and fails on them
+    assert book.report_browser_check(tmp_path, tmp_path / "shots") == 1
+    err = capsys.readouterr().err
+    assert "book check: 2 pages visited" in err and "broken links: 1" in err and "bad images: 1" in err
+    assert "missing.png" in err

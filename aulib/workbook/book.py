@@ -1,6 +1,7 @@
 """``make book``: a static HTML book of one profile's executed notebooks (no re-execution).
 
-    python -m aulib.workbook book [--profile tiny]      # -> results/<profile>/book/index.html
+    python -m aulib.workbook.book [--profile tiny]      # -> results/<profile>/book/index.html
+    python -m aulib.workbook.book --profile tiny --check   # then every page in headless Chromium
 
 What it reads: ``results/<profile>/manifest.json`` and, for every notebook the registry
 (:func:`.registry.discover`) lists and the manifest records as ``ok``, its executed notebook,
@@ -552,13 +553,34 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m aulib.workbook.book", description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default=config.DEFAULT_PROFILE, choices=config.PROFILES)
+    ap.add_argument("--check", action="store_true",
+                    help="then open the book in headless Chromium: every internal link, image and console "
+                         "message; screenshots to results/<profile>/book-screenshots/; exit 1 on any fault")
     args = ap.parse_args(argv)
     try:
-        build(args.profile)
+        book = build(args.profile)
+        if args.check:
+            return report_browser_check(book, book.parent / "book-screenshots")
     except BookError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def report_browser_check(book: Path, shots: Path) -> int:
+    """Run :func:`check_in_browser` on ``book``, print what it found (pages visited, each broken
+    link, image that did not load, console error and failed request, the screenshots) and return
+    the exit status: 0 when nothing is wrong, 1 otherwise."""
+    rep = check_in_browser(book, shots)
+    faults = {k: rep[k] for k in ("broken_links", "bad_images", "console_errors", "failed_requests")}
+    print(f"book check: {len(rep['pages'])} pages visited in headless Chromium", file=sys.stderr)
+    for kind, items in faults.items():
+        print(f"  {kind.replace('_', ' ')}: {len(items)}", file=sys.stderr)
+        for item in items[:20]:
+            print(f"    {' | '.join(map(str, item))}", file=sys.stderr)
+    for name, path in rep["screenshots"].items():
+        print(f"  screenshot {name}: {path}", file=sys.stderr)
+    return 1 if any(faults.values()) else 0
 
 
 if __name__ == "__main__":
