@@ -306,3 +306,7 @@ def test_each_notebooks_latest_check_result_is_kept_across_partial_checks():
                                   "t2", "c2", reg)
     assert list(second) == reg                                   # "gone" is no longer registered
     assert second["a/00"]["finished"] == "t1" and second["a/01"]["status"] == "ok" and second["b/00"]["git_commit"] == "c2"
+    # cached with no earlier entry: the execution the check's manifest records
+    done = {"a/00": {"status": "ok", "seconds": 4.0, "finished": "t0", "git_commit": "c0", "params": {}}}
+    assert pc.merge_by_notebook({}, [Outcome("a/00", "cached")], "t3", "c3", reg, done)["a/00"] == \
+        {"status": "ok", "seconds": 4.0, "finished": "t0", "git_commit": "c0"}

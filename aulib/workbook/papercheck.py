@@ -238,7 +238,7 @@ def _label_results(results: Path, notebooks: list[Notebook], outcomes, seconds: 
               "selected": only or "all registered notebooks", "complete": not only, "cut": CUT, "note": BANNER}
     earlier = manifest.get("paper_check", {})
     by_notebook = merge_by_notebook(earlier.get("by_notebook", {}), outcomes, now, record["git_commit"],
-                                    registered)
+                                    registered, manifest.get("notebooks", {}))
     manifest["paper_check"] = dict(record, last_success=record if passed else earlier.get("last_success"),
                                    by_notebook=by_notebook,
                                    all_passed=bool(by_notebook) and all(e["status"] != "failed" for e in by_notebook.values())
@@ -246,14 +246,20 @@ def _label_results(results: Path, notebooks: list[Notebook], outcomes, seconds: 
     _write_atomic(results / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
 
 
-def merge_by_notebook(earlier: dict, outcomes, finished: str, commit: str, registered) -> dict:
+def merge_by_notebook(earlier: dict, outcomes, finished: str, commit: str, registered,
+                      executed: dict | None = None) -> dict:
     """Each registered notebook's latest paper-check result, kept across checks of parts of the
     workbook (``--only``; e.g. FG-Net on a GPU machine, the rest on CPU): ``{id: {"status",
     "seconds", "finished", "git_commit"[, "error"]}}``. A notebook the check found cached keeps
-    its earlier entry; notebooks no longer registered are dropped."""
+    its earlier entry, or else the one of its execution in the check's manifest (``executed``:
+    the manifest's ``notebooks``); notebooks no longer registered are dropped."""
     out = {k: v for k, v in earlier.items() if k in set(registered)}
     for o in outcomes:
         if o.status == "cached" and o.id in out:
+            continue
+        done = (executed or {}).get(o.id, {})
+        if o.status == "cached" and done.get("status") == "ok":
+            out[o.id] = {k: done.get(k) for k in ("status", "seconds", "finished", "git_commit")}
             continue
         out[o.id] = {"status": o.status, "seconds": round(o.seconds, 1), "finished": finished, "git_commit": commit,
                      **({"error": o.error[:300]} if o.error else {})}
