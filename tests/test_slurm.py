@@ -76,3 +76,59 @@ def test_local_executor_runs_notebooks_end_to_end(demo, tmp_path):
     again = runner.run("smoke", only="demo/00_ok", notebooks_dir=demo, results=tmp_path / "results", quiet=True,
                        executor="local")
     assert [o.status for o in again] == ["cached"]
+
+
+FOLDS = ('import pathlib\nimport pandas as pd\nfrom aulib.workbook import select_folds, start\n'
+         'run = start("demo/02_folds", profile=profile, seed=seed, device=device, output_dir=output_dir, n=n)\n'
+         'cache = pathlib.Path(cache_dir)\n'
+         'for f in select_folds(["f1", "f2", "f3"], n_folds, only_fold):\n'
+         '    m = cache / f"{f}.done"\n'
+         '    if not m.exists():                 # "training": only the fold jobs may do it\n'
+         '        assert only_fold != 0, f"{f} was not trained by its fold job"\n'
+         '        m.write_text(str(only_fold))\n'
+         'run.table(pd.DataFrame({"fold": sorted(p.stem for p in cache.glob("*.done"))}), "folds_read")\n'
+         'run.finish()')
+
+
+def test_split_by_fold_runs_one_job_per_fold_then_the_notebook(tmp_path):
+    """``[slurm] split = "fold"``: the fold jobs fill the shared cache (each its own fold, at once),
+    then the notebook runs once and reads all of them back (its own execution trains nothing)."""
+    d = tmp_path / "notebooks" / "demo"
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    _notebook(d, "02_folds", FOLDS, 'title = "folds"\n[profiles.smoke]\nn = 3\n[slurm]\nsplit = "fold"\n')
+    nb_path = d / "02_folds.ipynb"
+    nb = nbformat.read(str(nb_path), 4)
+    nb.cells[0].source += f'\nonly_fold: int = 0\nn_folds: int = 3\ncache_dir: str = "{cache}"'
+    nbformat.write(nb, str(nb_path))
+    (nbk,) = registry.discover(tmp_path / "notebooks")
+    assert slurm.fold_jobs(nbk, nbk.resolve("smoke")) == [1, 2, 3]
+    assert slurm.fold_jobs(nbk, nbk.resolve("smoke", {"only_fold": 2})) == []      # one fold asked for: one job
+    outcomes = runner.run("smoke", notebooks_dir=tmp_path / "notebooks", results=tmp_path / "results", quiet=True,
+                          executor="local")
+    assert [o.status for o in outcomes] == ["ok"], outcomes[0].error
+    assert {p.name: p.read_text() for p in cache.iterdir()} == {"f1.done": "1", "f2.done": "2", "f3.done": "3"}
+    res = tmp_path / "results" / "smoke"
+    assert (res / "demo" / "folds_read.csv").read_text().split() == ["fold", "f1", "f2", "f3"]
+    job = json.loads((res / "manifest.json").read_text())["notebooks"]["demo/02_folds"]["job"]
+    assert [j["fold"] for j in job["fold_jobs"]] == [1, 2, 3] and job["job_id"].isdigit()
+    assert len({j["job_id"] for j in job["fold_jobs"]} | {job["job_id"]}) == 4
+
+
+def test_split_needs_the_fold_parameters_and_a_known_kind(demo):
+    side = demo / "demo" / "00_ok.toml"
+    side.write_text(side.read_text().replace("[slurm]\n", '[slurm]\nsplit = "fold"\n'))
+    nb = {nb.id: nb for nb in registry.discover(demo)}["demo/00_ok"]
+    with pytest.raises(registry.ParameterError, match=r"needs the notebook to declare the parameters only_fold"):
+        slurm.resources(nb, "smoke")
+    side.write_text(side.read_text().replace('split = "fold"', 'split = "seed"'))
+    with pytest.raises(registry.ParameterError, match=r"split = 'seed'; valid: fold"):
+        slurm.resources(nb, "smoke")
+
+
+def test_select_folds_runs_the_first_n_or_one_named_fold():
+    from aulib.workbook import select_folds
+
+    assert select_folds(["a", "b", "c"], 2) == ["a", "b"] and select_folds(["a", "b", "c"], 3, 3) == ["c"]
+    with pytest.raises(ValueError, match=r"only_fold: 3 is not a fold run here; valid: 0 \(every fold\) or 1 .. 2"):
+        select_folds(["a", "b", "c"], 2, 3)

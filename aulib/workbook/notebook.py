@@ -158,6 +158,23 @@ def choices(parameter: str, value: str, valid) -> list[str]:
     return items
 
 
+def select_folds(folds: list, n_folds: int, only_fold: int = 0) -> list:
+    """The folds a notebook runs: the first ``n_folds`` of ``folds`` when ``only_fold`` is 0, else
+    fold number ``only_fold`` (1-based) alone - what one cluster job per fold trains into the shared
+    run cache before the whole notebook runs (``[slurm] split = "fold"``, :mod:`.slurm`).
+
+    Raises:
+        ValueError: ``only_fold`` is not 0 or one of 1 .. ``n_folds`` (names the valid values).
+    """
+    n = min(int(n_folds), len(folds))
+    if only_fold == 0:
+        return list(folds[:n])
+    if not 1 <= int(only_fold) <= n:
+        raise ValueError(f"parameter only_fold: {only_fold!r} is not a fold run here; valid: 0 (every fold) "
+                         f"or 1 .. {n}")
+    return [folds[int(only_fold) - 1]]
+
+
 def _final_dir(out: Path, notebook: str, paper: str) -> Path:
     """The folder a run's files end up in: ``<results>/<profile>/<paper>`` when ``out`` is
     the runner's staging folder ``<results>/<profile>/.staging/<notebook id>``, else ``out``."""

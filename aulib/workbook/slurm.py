@@ -22,7 +22,11 @@ Resources come from the notebook's sidecar, per profile, with defaults from :dat
     time_min = 720
     mem_gb = 64
 
-Keys: :data:`KEYS` (an unknown key is an error that lists them). ``$AULIB_SLURM_PARTITION`` and
+Keys: :data:`KEYS` (an unknown key is an error that lists them). ``split = "fold"`` (for a
+notebook that declares ``only_fold`` and ``n_folds``) submits one job per fold at once - each runs
+the notebook with ``only_fold=k`` into a scratch folder, training that fold's runs into the shared
+run cache - and then the notebook itself, which reads them back (:func:`fold_jobs`).
+``$AULIB_SLURM_PARTITION`` and
 ``$AULIB_SLURM_ACCOUNT`` set partition / account for every job when the sidecar does not.
 Executor kinds: ``slurm`` (``sbatch`` must be on ``PATH``), ``local`` (submitit's
 ``LocalExecutor``: each job a subprocess on this machine; what the tests use) and ``debug``
@@ -43,7 +47,9 @@ from .registry import Notebook, ParameterError
 KINDS = ("slurm", "local", "debug")
 DEFAULTS = {"gpus": 0, "cpus": 2, "mem_gb": 16, "time_min": 120}
 KEYS = {"gpus": int, "cpus": int, "mem_gb": (int, float), "time_min": int, "partition": str,
-        "account": str, "qos": str, "constraint": str, "setup": list}
+        "account": str, "qos": str, "constraint": str, "setup": list, "split": str}
+#: what ``split`` may name: "fold" - one job per fold (the notebook declares ``only_fold`` and ``n_folds``)
+SPLITS = ("fold",)
 POLL_S = 1.0
 
 
@@ -71,7 +77,27 @@ def resources(nb: Notebook, profile: str) -> dict:
     for key, env in (("partition", "AULIB_SLURM_PARTITION"), ("account", "AULIB_SLURM_ACCOUNT")):
         if key not in out and os.environ.get(env):
             out[key] = os.environ[env]
+    if "split" in out:
+        declared = nb.parameters()
+        if out["split"] not in SPLITS:
+            raise ParameterError(f"{nb.sidecar}: [slurm] split = {out['split']!r}; valid: {', '.join(SPLITS)}")
+        if not {"only_fold", "n_folds"} <= set(declared):
+            raise ParameterError(f"{nb.sidecar}: [slurm] split = \"fold\" needs the notebook to declare the "
+                                 f"parameters only_fold (0 = every fold) and n_folds; {nb.id} declares "
+                                 f"{', '.join(declared)}")
     return out
+
+
+def fold_jobs(nb: Notebook, params: dict, res: dict | None = None) -> list[int]:
+    """The folds ``nb`` is split into, one job each, at the resolved ``params``: 1 ..
+    ``n_folds`` when its sidecar sets ``[slurm] split = "fold"``, it runs every fold
+    (``only_fold`` = 0) and there is more than one; else none. Each fold job runs the notebook with ``only_fold=k``
+    into a scratch folder - it trains that fold's runs into the shared run cache - and the
+    notebook itself runs once they all have finished, reading those runs back."""
+    res = resources(nb, params.get("profile", "paper")) if res is None else res
+    if res.get("split") != "fold" or int(params.get("only_fold", 0)) != 0 or int(params.get("n_folds", 1)) < 2:
+        return []
+    return list(range(1, int(params["n_folds"]) + 1))
 
 
 def submitit_parameters(res: dict, name: str) -> dict:
@@ -105,27 +131,67 @@ class SubmititPool:
         self.jobs: dict[str, dict] = {}
         self._live: list = []
         self._stop = threading.Event()
+        self._lock = threading.Lock()    # update_parameters + submit, from the runner and the watchers
+
+    def _submit_job(self, res: dict, name: str, fn, *args, **kwargs):
+        with self._lock:
+            self.executor.update_parameters(**submitit_parameters(res, name))
+            job = self.executor.submit(fn, *args, **kwargs)
+            self._live.append(job)
+        return job
+
+    def _job_record(self, job, res: dict) -> dict:
+        return {"executor": self.kind, "job_id": str(job.job_id), "resources": res,
+                "logs": str(self.folder / str(job.job_id)), "submitted": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
     def submit(self, fn, nb_path: str, *args, **kwargs) -> Future:
+        """Submit the runner's ``fn(nb_path, out_nb, params, cwd, timeout, ...)`` for one
+        notebook: one job, or (``[slurm] split = "fold"``, :func:`fold_jobs`) one job per fold
+        at once and then the notebook's own job when they have all succeeded."""
         nb = self.notebooks[str(nb_path)]
         res = resources(nb, self.profile)
-        self.executor.update_parameters(**submitit_parameters(res, f"aulib-{nb.id.replace('/', '-')}"))
-        job = self.executor.submit(fn, nb_path, *args, **kwargs)
-        self.jobs[nb.id] = {"executor": self.kind, "job_id": str(job.job_id), "resources": res,
-                            "logs": str(self.folder / str(job.job_id)),
-                            "submitted": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        name = f"aulib-{nb.id.replace('/', '-')}"
+        params = args[1] if len(args) > 1 and isinstance(args[1], dict) else {}
+        folds = fold_jobs(nb, params, res)
         fut: Future = Future()
         fut.set_running_or_notify_cancel()
-        self._live.append(job)
-        threading.Thread(target=self._watch, args=(job, fut), daemon=True).start()
+        if not folds:
+            job = self._submit_job(res, name, fn, nb_path, *args, **kwargs)
+            self.jobs[nb.id] = self._job_record(job, res)
+            threading.Thread(target=self._watch, args=([], job, fut), daemon=True).start()
+            return fut
+        scratch = self.folder / "folds" / nb.id
+        per_fold = []
+        for k in folds:
+            out = scratch / f"fold{k}"
+            out.mkdir(parents=True, exist_ok=True)
+            fargs = (str(out / Path(args[0]).name), dict(params, only_fold=k, output_dir=str(out)), *args[2:])
+            per_fold.append((k, self._submit_job(res, f"{name}-fold{k}", fn, nb_path, *fargs, **kwargs)))
+        self.jobs[nb.id] = {"executor": self.kind, "resources": res, "scratch": str(scratch),
+                            "fold_jobs": [dict(self._job_record(j, res), fold=k) for k, j in per_fold]}
+        main = lambda: self._submit_job(res, name, fn, nb_path, *args, **kwargs)   # noqa: E731
+        threading.Thread(target=self._watch, args=(per_fold, main, fut, nb.id, res), daemon=True).start()
         return fut
 
-    def _watch(self, job, fut: Future) -> None:
+    def _wait(self, job):
+        if self.kind != "debug":
+            while not job.done() and not self._stop.is_set():
+                time.sleep(POLL_S)
+        return job.result()
+
+    def _watch(self, per_fold, job, fut: Future, nb_id: str = "", res: dict | None = None) -> None:
+        """Complete ``fut``: wait for the fold jobs (the first error ends it, naming the fold),
+        then submit (``job`` is a callable) or wait for the notebook's own job."""
         try:
-            if self.kind != "debug":
-                while not job.done() and not self._stop.is_set():
-                    time.sleep(POLL_S)
-            fut.set_result(job.result())
+            for k, fj in per_fold:
+                err = self._wait(fj)
+                if err:   # the runner's execution function returns an error dict, None on success
+                    fut.set_result(dict(err, evalue=f"fold {k} job {fj.job_id}: {err.get('evalue', '')}"))
+                    return
+            if callable(job):
+                job = job()
+                self.jobs[nb_id].update(self._job_record(job, res))
+            fut.set_result(self._wait(job))
         except Exception as e:   # the job failed or was cancelled: the runner reports it
             fut.set_exception(e)
 
