@@ -91,9 +91,9 @@ def resources(nb: Notebook, profile: str) -> dict:
 def fold_jobs(nb: Notebook, params: dict, res: dict | None = None) -> list[int]:
     """The folds ``nb`` is split into, one job each, at the resolved ``params``: 1 ..
     ``n_folds`` when its sidecar sets ``[slurm] split = "fold"``, it runs every fold
-    (``only_fold`` = 0) and there is more than one; else none. Each fold job runs the notebook with ``only_fold=k``
-    into a scratch folder - it trains that fold's runs into the shared run cache - and the
-    notebook itself runs once they all have finished, reading those runs back."""
+    (``only_fold`` = 0) and there is more than one; else none. Each fold job runs the notebook
+    with ``only_fold=k`` into a scratch folder - it trains that fold's runs into the shared run
+    cache - and the notebook itself runs once they all have finished, reading those runs back."""
     res = resources(nb, params.get("profile", "paper")) if res is None else res
     if res.get("split") != "fold" or int(params.get("only_fold", 0)) != 0 or int(params.get("n_folds", 1)) < 2:
         return []
