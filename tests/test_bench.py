@@ -13,3 +13,11 @@ def test_bench_writes_report(tmp_path):
     entry = report["benchmarks"]["eval.f1_per_au"]
     assert entry["status"] == "ok" and entry["peak_rss_mib"] > 10
     assert entry["results"][0]["unit"] == "frames/s" and entry["results"][0]["value"] > 0
+    # a second partial run adds its benchmark and keeps the first one's (a partial run never
+    # wipes the report the book and the comparison read)
+    proc = subprocess.run([sys.executable, "-m", "aulib.bench", "--quick", "--only", "workbook.*",
+                           "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    both = json.loads(out.read_text())["benchmarks"]
+    assert set(both) == {"eval.f1_per_au", "workbook.runner_overhead"}
+    assert both["eval.f1_per_au"]["results"] == entry["results"] and both["eval.f1_per_au"]["measured"]

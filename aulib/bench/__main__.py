@@ -1,7 +1,9 @@
 """``python -m aulib.bench [--quick] [--only GLOB]`` -> ``results/bench.json``.
 
 Each registered benchmark runs in its own subprocess so its peak memory (max RSS) and wall
-time are its own; results are merged into one JSON file with the machine's description.
+time are its own; results are merged into one JSON file with the machine's description. A run
+with ``--only`` updates the benchmarks it ran in an existing report of the same kind and machine
+and keeps the others; each entry records when it was ``measured``.
 """
 from __future__ import annotations
 
@@ -42,10 +44,16 @@ def main(argv=None) -> int:
         return 0
     names = sorted(n for n in load_all() if not args.only or fnmatch(n, args.only))
     out = Path(args.out) if args.out else config.results_root() / "bench.json"
-    report = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                          "python": platform.python_version()},
-              "quick": args.quick, "benchmarks": {}}
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()}
+    report = {"created": now, "machine": machine, "quick": args.quick, "benchmarks": {}}
+    if args.only and out.is_file():
+        # a partial run (--only) updates the benchmarks it ran and keeps the others of the report
+        # (each entry says when it was measured); a report of the other kind (--quick or not) is replaced
+        earlier = json.loads(out.read_text())
+        if earlier.get("quick") == args.quick and earlier.get("machine") == machine:
+            report["benchmarks"] = {k: dict(v, measured=v.get("measured", earlier.get("created")))
+                                    for k, v in earlier.get("benchmarks", {}).items()}
     failed = 0
     for name in names:
         cmd = [sys.executable, "-m", "aulib.bench", "--child", name] + (["--quick"] if args.quick else [])
@@ -55,11 +63,11 @@ def main(argv=None) -> int:
         line = [ln for ln in proc.stdout.splitlines() if ln.startswith("@@BENCH@@")]
         if proc.returncode != 0 or not line:
             failed += 1
-            report["benchmarks"][name] = {"status": "failed", "error": proc.stderr[-2000:]}
+            report["benchmarks"][name] = {"status": "failed", "measured": now, "error": proc.stderr[-2000:]}
             print(f"✗ {name}: failed\n{proc.stderr[-800:]}", file=sys.stderr)
             continue
         res = json.loads(line[0][len("@@BENCH@@"):])
-        entry = {"status": "ok", "wall_s": round(wall, 2), "bench_s": round(res["seconds"], 2),
+        entry = {"status": "ok", "measured": now, "wall_s": round(wall, 2), "bench_s": round(res["seconds"], 2),
                  "peak_rss_mib": res["peak_rss_mib"],  # of the benchmark's own process
                  "results": res["rows"]}
         report["benchmarks"][name] = entry
