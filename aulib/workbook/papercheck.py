@@ -239,10 +239,10 @@ def _label_results(results: Path, notebooks: list[Notebook], outcomes, seconds: 
     earlier = manifest.get("paper_check", {})
     by_notebook = merge_by_notebook(earlier.get("by_notebook", {}), outcomes, now, record["git_commit"],
                                     registered, manifest.get("notebooks", {}))
+    all_passed = (bool(by_notebook) and set(registered) <= set(by_notebook)
+                  and all(e["status"] != "failed" for e in by_notebook.values()))
     manifest["paper_check"] = dict(record, last_success=record if passed else earlier.get("last_success"),
-                                   by_notebook=by_notebook,
-                                   all_passed=bool(by_notebook) and all(e["status"] != "failed" for e in by_notebook.values())
-                                   and set(registered) <= set(by_notebook))
+                                   by_notebook=by_notebook, all_passed=all_passed)
     _write_atomic(results / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
 
 
