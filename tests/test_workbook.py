@@ -478,6 +478,31 @@ def test_each_finished_notebook_is_in_the_manifest_before_the_run_ends(tmp_path,
     assert {k: v["status"] for k, v in final["notebooks"].items()} == {"demo/a_first": "ok", "demo/b_second": "ok"}
 
 
+def test_the_end_of_a_run_does_not_undo_what_another_run_recorded_since(tmp_path, monkeypatch):
+    """Two runs on one results folder: run A's notebook failed and was recorded; run B then
+    re-ran it successfully. A's end used to rewrite every outcome it had, so the manifest said
+    "failed" again (and re-dated A's finished notebooks with the commit at its end)."""
+    nbdir, results = tmp_path / "notebooks", tmp_path / "results"
+    write_notebook(nbdir / "demo", "a_fails", extra='raise RuntimeError("deliberate failure")')
+    write_notebook(nbdir / "demo", "b_later")
+    real = runner._execute
+
+    def spy(nb_path, *a, **kw):
+        if "b_later" in str(nb_path):   # meanwhile, "run B" records a_fails as ok
+            path = results / "smoke" / "manifest.json"
+            m = json.loads(path.read_text())
+            assert m["notebooks"]["demo/a_fails"]["status"] == "failed"
+            m["notebooks"]["demo/a_fails"] = {"status": "ok", "finished": "by run B", "runs": []}
+            path.write_text(json.dumps(m))
+        return real(nb_path, *a, **kw)
+    monkeypatch.setattr(runner, "_execute", spy)
+    outcomes = runner.run("smoke", notebooks_dir=nbdir, results=results, quiet=True)
+    assert [o.status for o in outcomes] == ["failed", "ok"]
+    final = json.loads((results / "smoke" / "manifest.json").read_text())["notebooks"]
+    assert final["demo/a_fails"]["status"] == "ok" and final["demo/a_fails"]["finished"] == "by run B"
+    assert final["demo/b_later"]["status"] == "ok" and final["demo/b_later"]["git_commit"]
+
+
 def test_sigterm_ends_a_cli_run_with_its_manifest_written(tmp_path):
     """`kill <pid>` of `python -m aulib.workbook run`: the runner's clean-up runs (exit 143)."""
     import signal

@@ -408,6 +408,8 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
     last_seconds = {k: e.get("seconds") for k, e in load_manifest(results)["notebooks"].items()
                     if e.get("status") == "ok"}
     outcomes: dict[str, Outcome] = {}
+    recorded: set[str] = set()        # outcomes already in the manifest (written when each finished)
+    launched_at: dict[str, str] = {}  # commit of the code when each notebook started
     failed_ids: set[str] = set()
     todo = []
     for nb, params, key, fresh in planned:
@@ -449,6 +451,7 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
         from .progress import Watch, read_snapshot
 
         nb, params, key = item
+        launched_at[nb.id] = git_commit()
         stage = results / STAGING / nb.id
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir(parents=True)
@@ -476,7 +479,8 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
             failed_ids.add(nb.id)
         outcomes[nb.id] = outcome
         # recorded at once: a run stopped later (killed, Ctrl-C) keeps what already finished
-        _update_manifest(results, [p for p in planned if p[0].id == nb.id], {nb.id: outcome})
+        _update_manifest(results, [p for p in planned if p[0].id == nb.id], {nb.id: outcome}, launched_at)
+        recorded.add(nb.id)
         bar.set_postfix_str(f"{nb.id}: {outcome.status}")
         bar.update(1)
 
@@ -527,7 +531,9 @@ def run(profile: str = config.DEFAULT_PROFILE, only: str | None = None, jobs: in
             os.environ.pop(config.RETRAIN_STALE_ENV, None)
         else:
             os.environ[config.RETRAIN_STALE_ENV] = env_before
-        _update_manifest(results, planned, outcomes)
+        # only what is not recorded yet (skipped notebooks): rewriting the finished ones would undo
+        # what another run on the same results folder recorded since (and re-date them)
+        _update_manifest(results, planned, {k: o for k, o in outcomes.items() if k not in recorded}, launched_at)
         if hasattr(executor, "record"):
             executor.record(results)
         write_index(results)
@@ -677,15 +683,16 @@ def kernel_threads(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, int(jobs)))
 
 
-def _update_manifest(results: Path, planned, outcomes: dict[str, Outcome]) -> None:
+def _update_manifest(results: Path, planned, outcomes: dict[str, Outcome], commits: dict | None = None) -> None:
     """Record ``outcomes`` in ``manifest.json`` (read, update, write under an inter-process lock:
-    two ``workbook run`` processes may share one results folder)."""
+    two ``workbook run`` processes may share one results folder). ``commits``: the commit each
+    notebook's execution started from (default: the commit now)."""
     lock = hashlib.sha1(str(Path(results).resolve()).encode()).hexdigest()[:16]
     with config.file_lock(config.cache_dir("locks", "manifest") / f"{lock}.lock"):
-        _update_manifest_unlocked(results, planned, outcomes)
+        _update_manifest_unlocked(results, planned, outcomes, commits or {})
 
 
-def _update_manifest_unlocked(results: Path, planned, outcomes: dict[str, Outcome]) -> None:
+def _update_manifest_unlocked(results: Path, planned, outcomes: dict[str, Outcome], commits: dict) -> None:
     manifest = load_manifest(results)
     manifest.update({"profile": results.name, "updated": datetime.now(timezone.utc).isoformat(
         timespec="seconds"), "git_commit": git_commit(), "packages": package_versions(),
@@ -716,7 +723,7 @@ def _update_manifest_unlocked(results: Path, planned, outcomes: dict[str, Outcom
             "device": rec.get("device"), "seconds": oc.seconds, "finished": manifest["updated"],
             "cache": key, "artifact_files": files,
             "executed_notebook": f"{nb.paper}/{nb.stem}.ipynb",
-            "claims": len(rec.get("claims", [])), "git_commit": manifest["git_commit"],
+            "claims": len(rec.get("claims", [])), "git_commit": commits.get(nb.id, manifest["git_commit"]),
             "runs": rec.get("runs", []), "durations": durations,
         }
     for entry in manifest["notebooks"].values():   # staleness against the code on disk now
