@@ -21,3 +21,15 @@ def test_bench_writes_report(tmp_path):
     both = json.loads(out.read_text())["benchmarks"]
     assert set(both) == {"eval.f1_per_au", "workbook.runner_overhead"}
     assert both["eval.f1_per_au"]["results"] == entry["results"] and both["eval.f1_per_au"]["measured"]
+
+
+def test_model_benches_report_inference_flops(tmp_path):
+    """The comparison's GFLOPs column reads these rows (torch's FLOP counter, one face)."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "aulib.bench", "--quick", "--only", "fgnet.drml_tiny",
+                           "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.read_text())["benchmarks"]["fgnet.drml_tiny"]["results"]
+    flops = [r for r in rows if r["unit"] == "GFLOPs"]
+    assert len(flops) == 1 and flops[0]["name"].startswith("drml (FG-Net tiny baseline) inference GFLOPs")
+    assert 0.01 < flops[0]["value"] < 10

@@ -76,13 +76,32 @@ def _measure(model, loss_fn, batch: dict, device: str, warmup: int, iters: int) 
     _sync(device)
     infer = b * iters / (time.perf_counter() - t0)
     infer_mem = torch.cuda.max_memory_allocated() / 2 ** 20 if device == "cuda" else None
-    return {"train": train, "infer": infer, "train_mem": train_mem, "infer_mem": infer_mem}
+    return {"train": train, "infer": infer, "train_mem": train_mem, "infer_mem": infer_mem,
+            "gflops": inference_gflops(model, batch["image"][:1])}
+
+
+def inference_gflops(model, image) -> float:
+    """GFLOPs of one no-grad forward of ``image`` (one face, (1, C, H, W)), counted by
+    ``torch.utils.flop_counter.FlopCounterMode`` (a multiply-add counts as 2 FLOPs; operators it
+    does not know count 0), as GLEE-Net's size table counts them (``aulib.papers.gleenet``)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.eval()
+    # counted with autograd on: under no_grad the counter's module tracker fails on models whose
+    # forward re-enables gradients (FG-Net's); only the forward runs, so only its FLOPs count
+    with FlopCounterMode(display=False) as fc:
+        model(image)
+    return fc.get_total_flops() / 1e9
 
 
 def _rows(label: str, size_name: str, input_px: int, device: str, batch: int, m: dict) -> list[dict]:
     ctx = {"device": device, "size": size_name, "input": f"{input_px}x{input_px}", "batch": batch}
     rows = [{"name": f"{label} train step ({size_name}, {device})", "value": m["train"], "unit": "images/s", **ctx},
             {"name": f"{label} inference ({size_name}, {device})", "value": m["infer"], "unit": "images/s", **ctx}]
+    if m.get("gflops") is not None:
+        rows.append({"name": f"{label} inference GFLOPs per face ({size_name})", "value": round(m["gflops"], 4),
+                     "unit": "GFLOPs", **ctx})
     if m["train_mem"] is not None:
         rows += [{"name": f"{label} train step peak CUDA memory ({size_name})", "value": m["train_mem"],
                   "unit": "MiB", **ctx},
