@@ -81,7 +81,7 @@ def _measure(model, loss_fn, batch: dict, device: str, warmup: int, iters: int) 
 
 
 def inference_gflops(model, image) -> float:
-    """GFLOPs of one no-grad forward of ``image`` (one face, (1, C, H, W)), counted by
+    """GFLOPs of one forward of ``image`` (one face, (1, C, H, W); eval mode), counted by
     ``torch.utils.flop_counter.FlopCounterMode`` (a multiply-add counts as 2 FLOPs; operators it
     does not know count 0), as GLEE-Net's size table counts them (``aulib.papers.gleenet``)."""
     import torch
