@@ -175,6 +175,8 @@ def fingerprint_path(path: str | os.PathLike) -> str:
 _RUNS: dict[str, dict] = {}
 # set by ``python -m aulib.workbook run --retrain-stale``: the run cache retrains stale runs
 RETRAIN_STALE_ENV = "AULIB_RETRAIN_STALE"
+#: training processes per run of the run cache (one per GPU, under torchrun; aulib.train.launch)
+NPROC_ENV = "AULIB_NPROC"
 
 
 def code_digest(source: str) -> str:

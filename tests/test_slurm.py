@@ -1,6 +1,7 @@
 """``run --executor``: each notebook a submitit job (aulib.workbook.slurm), run end to end with
 submitit's local executor on two small notebooks; resources from the sidecars."""
 import json
+import os
 
 import nbformat
 import pytest
@@ -76,6 +77,30 @@ def test_local_executor_runs_notebooks_end_to_end(demo, tmp_path):
     again = runner.run("smoke", only="demo/00_ok", notebooks_dir=demo, results=tmp_path / "results", quiet=True,
                        executor="local")
     assert [o.status for o in again] == ["cached"]
+
+
+ENV = ('import os\nimport pandas as pd\nfrom aulib.workbook import start\n'
+       'run = start("demo/03_env", profile=profile, seed=seed, device=device, output_dir=output_dir, n=n)\n'
+       'run.table(pd.DataFrame({"nproc": [os.environ.get("AULIB_NPROC", "unset")]}), "nproc_03")\nrun.finish()')
+
+
+def test_a_job_with_several_gpus_trains_each_run_under_torchrun(tmp_path, monkeypatch):
+    """``gpus = 2`` in the sidecar: the job's notebook sees ``AULIB_NPROC=2``, so the run cache
+    trains each run with torchrun on 2 processes (tests/test_train.py runs that path); one GPU or
+    none: unset, one process."""
+    monkeypatch.delenv("AULIB_NPROC", raising=False)
+    assert slurm.job_env({"gpus": 2}) == {"AULIB_NPROC": "2"}
+    assert slurm.job_env({"gpus": 1}) == {} and slurm.job_env({"gpus": 0}) == {}
+    d = tmp_path / "notebooks" / "demo"
+    _notebook(d, "03_env", ENV, 'title = "env"\n[slurm.smoke]\ngpus = 2\n')
+    _notebook(d, "04_env", ENV.replace("03", "04"), 'title = "env"\nafter = ["demo/03_env"]\n')
+    outcomes = runner.run("smoke", notebooks_dir=tmp_path / "notebooks", results=tmp_path / "results", quiet=True,
+                          executor="local")
+    assert [o.status for o in outcomes] == ["ok", "ok"], [o.error for o in outcomes]
+    res = tmp_path / "results" / "smoke" / "demo"
+    assert (res / "nproc_03.csv").read_text().split() == ["nproc", "2"]
+    assert (res / "nproc_04.csv").read_text().split() == ["nproc", "unset"]
+    assert "AULIB_NPROC" not in os.environ          # set inside the job only
 
 
 FOLDS = ('import pathlib\nimport pandas as pd\nfrom aulib.workbook import select_folds, start\n'

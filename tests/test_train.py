@@ -178,6 +178,45 @@ def test_ddp_gloo_two_processes(tmp_path):
     _same_state(_weights(out / "best.pt"), r0["state"])      # rank 0 wrote the selected weights
 
 
+def test_run_cache_trains_under_torchrun_when_asked_and_reads_the_run_back(tmp_path, monkeypatch, one_thread):
+    """$AULIB_NPROC=2 (what a cluster job with 2 GPUs sets): cached_fit, called from one process as a
+    notebook does, trains the run with torchrun in 2 processes (gloo on CPU) and hands back the
+    selected weights and history; the finished run is read back without launching; a rank that
+    fails shows up as an error with the log's end; a bad value names the variable."""
+    from aulib.train import launch
+    from aulib.train.recipes import cached_fit
+
+    tr, va, _ = splits()
+    frames = pd.DataFrame({"path": [f"f{i}" for i in range(len(tr))]})
+    kw = {"aus": AUS, "input_size": 32}
+    c = cfg(epochs=2, max_iters_per_epoch=2)
+    monkeypatch.setenv("AULIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([REPO, TESTS]))   # the ranks unpickle SquaresDataset
+    monkeypatch.setenv(launch.NPROC_ENV, "2")
+    model, res, run_dir = cached_fit("resnet18", kw, tr, va, c, "smoke", "ddp", frames)
+    log = (run_dir / launch.LOG).read_text()
+    assert "--nproc_per_node=2" in log and not (run_dir / launch.SPEC).exists()
+    assert res.history["iters"].tolist() == [2, 2]          # each rank: 2 steps of its shard per epoch
+    assert res.resumed_from == 2 and res.checkpoint.is_file() and 1 <= res.best_epoch <= 2
+    _same_state(ck.unwrap(model).state_dict(), _weights(run_dir / "best.pt"))
+    assert res.history.equals(pd.read_csv(run_dir / "history.csv"))
+    # read back: nothing launched
+    (run_dir / launch.LOG).unlink()
+    again, res2, same_dir = cached_fit("resnet18", kw, tr, va, c, "smoke", "ddp", frames)
+    assert same_dir == run_dir and not (run_dir / launch.LOG).exists() and res2.best_epoch == res.best_epoch
+    _same_state(again.state_dict(), model.state_dict())
+    # the ranks cannot import the dataset's module: an error that shows their log, no run left behind
+    monkeypatch.setenv("PYTHONPATH", REPO)
+    with pytest.raises(RuntimeError, match=r"(?s)torchrun \(2 processes\) failed.*test_train_support"):
+        cached_fit("resnet18", kw, tr, va, cfg(epochs=1, max_iters_per_epoch=1), "smoke", "ddp", frames)
+    monkeypatch.setenv(launch.NPROC_ENV, "two")
+    with pytest.raises(ValueError, match=r"\$AULIB_NPROC='two'.*whole number"):
+        launch.nproc()
+    monkeypatch.setenv("WORLD_SIZE", "2")          # already a rank: never launches again
+    assert launch.nproc() == 1
+
+
 # -- leakage guard ------------------------------------------------------------------------------
 def test_leakage_guard(tmp_path):
     tr, va, te = splits()

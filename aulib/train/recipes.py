@@ -35,6 +35,7 @@ from torch.utils.data import Subset
 from aulib import config as aconfig
 
 from . import checkpoint as ck
+from . import launch
 from .loop import BEST, LAST, FitResult, TrainConfig, fit
 
 # A completed run whose last.pt was dropped (cached_fit(keep_last=False)) is recorded here
@@ -169,7 +170,9 @@ def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: Tr
     fingerprint of ``data_root`` (and the landmark source when it is not ``"truth"``: faces aligned
     on dlib's landmarks are other inputs). Returns ``(model, FitResult, run_dir)``; the model holds the
     validation-selected weights. Seeds as :func:`aulib.train.run_protocol` does, so the same
-    key always means the same initial weights.
+    key always means the same initial weights. With ``$AULIB_NPROC`` above 1 a run still to
+    train is trained by that many processes under ``torchrun`` (one per GPU;
+    :mod:`aulib.train.launch`) and read back here.
 
     The run records the digests of its :func:`code_files`. Read back after any of them
     changed (comments and docstrings do not count), the run is *stale*: it is reused with a
@@ -224,6 +227,9 @@ def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: Tr
         if (run_dir / DONE).is_file() and not (run_dir / LAST).is_file() and (run_dir / BEST).is_file():
             res = _read_completed(model, config, run_dir)       # last.pt dropped: fit would start over
         else:
+            n = launch.nproc()
+            if n > 1 and not launch.completed(run_dir, config.epochs):   # torchrun trains, fit reads it back
+                launch.fit_torchrun(model_name, model_kwargs, train_ds, val_ds, config, run_dir, n)
             res: FitResult = fit(model, train_ds, val_ds, config, run_dir)
             if not Path(res.checkpoint).is_file():
                 # fit writes best.pt only for a selectable epoch; the check lives here, not in fit, so

@@ -26,7 +26,8 @@ Keys: :data:`KEYS` (an unknown key is an error that lists them). ``split = "fold
 notebook that declares ``only_fold`` and ``n_folds``) submits one job per fold at once - each runs
 the notebook with ``only_fold=k`` into a scratch folder, training that fold's runs into the shared
 run cache - and then the notebook itself, which reads them back (:func:`fold_jobs`).
-``$AULIB_SLURM_PARTITION`` and
+A job with ``gpus`` above 1 trains each run in that many processes under ``torchrun`` (one per
+GPU; :func:`job_env`, :mod:`aulib.train.launch`). ``$AULIB_SLURM_PARTITION`` and
 ``$AULIB_SLURM_ACCOUNT`` set partition / account for every job when the sidecar does not.
 Executor kinds: ``slurm`` (``sbatch`` must be on ``PATH``), ``local`` (submitit's
 ``LocalExecutor``: each job a subprocess on this machine; what the tests use) and ``debug``
@@ -111,6 +112,32 @@ def submitit_parameters(res: dict, name: str) -> dict:
     return kw
 
 
+def job_env(res: dict) -> dict[str, str]:
+    """Environment variables a job sets before it runs its notebook: with more than one GPU,
+    ``AULIB_NPROC`` = the GPU count, so each run the notebook trains through the run cache is
+    trained by that many processes under ``torchrun``, one per GPU (:mod:`aulib.train.launch`).
+    The job itself is one task (``tasks_per_node=1``): torchrun starts the ranks."""
+    from aulib.config import NPROC_ENV
+
+    return {NPROC_ENV: str(res["gpus"])} if int(res.get("gpus", 0)) > 1 else {}
+
+
+def with_env(env: dict, fn, *args, **kwargs):
+    """Run ``fn(*args, **kwargs)`` inside the job with ``env`` added to its environment (the
+    notebook's kernel inherits it); restored afterwards (the ``debug`` executor runs jobs in
+    the submitting process)."""
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 class SubmititPool:
     """A ``concurrent.futures``-style pool over submitit jobs, for the runner: ``submit(fn, nb_path,
     ...)`` submits one job with the resources of the notebook at ``nb_path`` and returns a
@@ -136,7 +163,7 @@ class SubmititPool:
     def _submit_job(self, res: dict, name: str, fn, *args, **kwargs):
         with self._lock:
             self.executor.update_parameters(**submitit_parameters(res, name))
-            job = self.executor.submit(fn, *args, **kwargs)
+            job = self.executor.submit(with_env, job_env(res), fn, *args, **kwargs)
             self._live.append(job)
         return job
 
