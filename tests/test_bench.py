@@ -33,3 +33,20 @@ def test_model_benches_report_inference_flops(tmp_path):
     flops = [r for r in rows if r["unit"] == "GFLOPs"]
     assert len(flops) == 1 and flops[0]["name"].startswith("drml (FG-Net tiny baseline) inference GFLOPs")
     assert 0.01 < flops[0]["value"] < 10
+
+
+def test_every_compared_method_has_the_bench_rows_its_efficiency_row_reads(tmp_path):
+    """The comparison looks up each method's speed and GFLOPs by its ``bench`` label in the
+    ``tiny`` rows (``aulib.papers.compare.efficiency``): a label without rows is an empty cell."""
+    from aulib.papers import compare as C
+
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "aulib.bench", "--quick", "--only", "*_tiny",
+                           "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    names = [r["name"] for b in json.loads(out.read_text())["benchmarks"].values() for r in b["results"]]
+    for m in C.methods().values():
+        assert m.bench, f"{m.key} names no bench label"
+        mine = [n for n in names if n.startswith(m.bench + " ") and "tiny" in n]
+        assert {w for w in ("train step", "inference (", "GFLOPs") if any(w in n for n in mine)} == \
+            {"train step", "inference (", "GFLOPs"}, (m.key, m.bench, mine)

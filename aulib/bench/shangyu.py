@@ -1,11 +1,12 @@
-"""Benchmarks of Shang & Yu's full model (BL + ML + AS): one training step on a (source,
-target) batch - both domains through E_f, separation, two rounds of reconstruction, every
-loss term and the discriminators - and inference (E_au on the self-reconstructed feature),
-at the ``tiny`` profile's size (64 px, widths 16-64) and the paper's (176 px, widths 32-128),
-beside a torchvision ResNet-50 yardstick at the same input size (random weights; speed does
-not depend on them), timed by FG-Net's benchmark loop (AdamW, clip 0.1). CPU always, CUDA when
-present (with peak memory). A training image is
-counted once per source face (its paired target face rides along, as in the notebooks).
+"""Benchmarks of Shang & Yu's full model (BL + ML + AS), and at the ``tiny`` size of the two
+baselines the comparison trains beside it (ADLD - the BL: the same model with ML and AS off - and
+DANN): one training step on a (source, target) batch - for the full model both domains through
+E_f, separation, two rounds of reconstruction, every loss term and the discriminators - and
+inference (E_au on the self-reconstructed feature), at the ``tiny`` profile's size (64 px, widths
+16-64) and the paper's (176 px, widths 32-128), beside a torchvision ResNet-50 yardstick at the
+same input size (random weights; speed does not depend on them), timed by FG-Net's benchmark loop
+(AdamW, clip 0.1). CPU always, CUDA when present (with peak memory). A training image is counted
+once per source face (its paired target face rides along, as in the notebooks).
 """
 from __future__ import annotations
 
@@ -56,19 +57,45 @@ def _plan(size_name: str, quick: bool, device: str):
     return px, widths, hidden, b, warm, iters
 
 
-def _shangyu(size_name: str, quick: bool) -> list[dict]:
+#: the labels the comparison (aulib.papers.compare, Method.bench) looks these rows up by
+LABELS = {"full": "Shang & Yu (BL+ML+AS)", "adld": "ADLD (Shang & Yu's BL)", "dann": "DANN (Shang & Yu's baseline)"}
+
+
+def _shangyu(size_name: str, quick: bool, which: str = "full") -> list[dict]:
+    """Shang & Yu's full model, or (``which="adld"``) its BL: ADLD, the same model with the
+    landmark branch and the contrastive alignment off (Table 3, model A)."""
     import torch
 
     from ..models.shangyu import ShangYu
 
+    switches = {} if which == "full" else {"landmark_branch": False, "contrastive": False}
     rows = []
     for device in _devices():
         px, widths, hidden, b, warm, iters = _plan(size_name, quick, device)
         torch.manual_seed(0)
-        model = ShangYu(input_size=px, widths=widths, hidden=hidden)
+        model = ShangYu(input_size=px, widths=widths, hidden=hidden, **switches)
         batch = _batch(b, px, device)
         m = _measure(_paired(model, batch), model.loss, batch, device, warm, iters)
-        rows += _rows("Shang & Yu (BL+ML+AS)", size_name + (" (quick: smoke sizes)" if quick else ""), px, device, b, m)
+        rows += _rows(LABELS[which], size_name + (" (quick: smoke sizes)" if quick else ""), px, device, b, m)
+    return rows
+
+
+def _dann(size_name: str, quick: bool) -> list[dict]:
+    """DANN as Shang & Yu's notebooks train it (:func:`aulib.papers.shangyu.baseline_kwargs`: a
+    random-init ResNet-18 with a gradient-reversed domain classifier), source and target batch."""
+    import torch
+
+    from ..models.dann import DANN
+    from ..models.shangyu import SHANGYU_AUS
+
+    rows = []
+    for device in _devices():
+        px, _, _, b, warm, iters = _plan(size_name, quick, device)
+        torch.manual_seed(0)
+        model = DANN(SHANGYU_AUS, "resnet18", None, 256, 1.0, px, False)
+        batch = _batch(b, px, device, n_aus=len(SHANGYU_AUS))
+        m = _measure(_paired(model, batch), model.loss, batch, device, warm, iters)
+        rows += _rows(LABELS["dann"], size_name + (" (quick: smoke sizes)" if quick else ""), px, device, b, m)
     return rows
 
 
@@ -84,6 +111,16 @@ def _resnet(size_name: str, quick: bool) -> list[dict]:
 @register("shangyu.full_tiny")
 def full_tiny(quick: bool) -> list[dict]:
     return _shangyu("tiny", quick)
+
+
+@register("shangyu.adld_tiny")
+def adld_tiny(quick: bool) -> list[dict]:
+    return _shangyu("tiny", quick, "adld")
+
+
+@register("shangyu.dann_tiny")
+def dann_tiny(quick: bool) -> list[dict]:
+    return _dann("tiny", quick)
 
 
 @register("shangyu.resnet50_tiny")

@@ -602,7 +602,8 @@ def _compare_entries() -> list:
                       protocols=("wild",), sources=("bp4d",), not_applicable=_WILD_ONLY, train=_compare_train(key),
                       test=_compare_test)
     return [entry("shangyu", "Shang & Yu (BL+ML+AS)", "Shang & Yu (BL+ML+AS)", _compare_claims),
-            entry("adld", "ADLD (Shang & Yu's BL)"), entry("dann", "DANN (Shang & Yu's baseline)")]
+            entry("adld", "ADLD (Shang & Yu's BL)", "ADLD (Shang & Yu's BL)"),
+            entry("dann", "DANN (Shang & Yu's baseline)", "DANN (Shang & Yu's baseline)")]
 
 
 #: Shang & Yu, ADLD and DANN in the four-paper comparison (:mod:`aulib.papers.compare`)
