@@ -178,6 +178,20 @@ def test_widths_parameter_is_checked():
         sy.widths_of("8,16")
 
 
+def test_lambda_c_parameter_and_the_smaller_lambda_c_verdict():
+    import pandas as pd
+
+    assert sy.lambda_c_values("") == [] and sy.lambda_c_values("1, 10") == [1.0, 10.0]
+    for bad in ("0", "ten", "1,-3"):
+        with pytest.raises(ValueError, match="positive numbers"):
+            sy.lambda_c_values(bad)
+    sweep = pd.DataFrame({"lambda_c": [100.0, 1.0, 10.0], "target F1": [21.7, 30.1, 33.0]})
+    c = sy.claim_smaller_lambda_c(sweep, bl_f1=32.4)
+    assert c["holds"] is True and "lambda_c 10 33.0" in c["evidence"] and "at 100 21.7" in c["evidence"]
+    assert sy.claim_smaller_lambda_c(sweep.assign(**{"target F1": [21.7, 30.1, 31.0]}), 32.4)["holds"] is False
+    assert sy.claim_smaller_lambda_c(sweep[sweep.lambda_c == 100.0], 32.4)["holds"] is None
+
+
 def test_missing_real_datasets_fail_with_the_data_layers_error(tmp_path):
     with pytest.raises(sy.MissingInputs, match="DatasetLayoutError") as e:
         sy.check_inputs("shangyu/01_target_source", "paper", use_synth=False, data_root=str(tmp_path))
