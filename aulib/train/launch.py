@@ -94,6 +94,7 @@ def fit_torchrun(model_name: str, model_kwargs: dict, train_ds, val_ds, config, 
     torch.save({"model": model_name, "model_kwargs": dict(model_kwargs), "train": train_ds, "val": val_ds,
                 "config": config.to_dict()}, spec)
     log = run_dir / LOG
+    print(f"training {model_name} in {n} processes under torchrun (one per GPU); progress in {log}", flush=True)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
            "-m", "aulib.train.launch", str(spec)]
     env = dict(os.environ)
