@@ -87,20 +87,20 @@ ENV = ('import os\nimport pandas as pd\nfrom aulib.workbook import start\n'
 def test_a_job_with_several_gpus_trains_each_run_under_torchrun(tmp_path, monkeypatch):
     """``gpus = 2`` in the sidecar: the job's notebook sees ``AULIB_NPROC=2``, so the run cache
     trains each run with torchrun on 2 processes (tests/test_train.py runs that path); one GPU or
-    none: unset, one process."""
-    monkeypatch.delenv("AULIB_NPROC", raising=False)
+    none: 1, one process, whatever the submitting shell exported."""
+    monkeypatch.setenv("AULIB_NPROC", "8")        # exported in the submitting shell: the job's resources decide
     assert slurm.job_env({"gpus": 2}) == {"AULIB_NPROC": "2"}
-    assert slurm.job_env({"gpus": 1}) == {} and slurm.job_env({"gpus": 0}) == {}
+    assert slurm.job_env({"gpus": 1}) == {"AULIB_NPROC": "1"} == slurm.job_env({"gpus": 0})
     d = tmp_path / "notebooks" / "demo"
     _notebook(d, "03_env", ENV, 'title = "env"\n[slurm.smoke]\ngpus = 2\n')
     _notebook(d, "04_env", ENV.replace("03", "04"), 'title = "env"\nafter = ["demo/03_env"]\n')
     outcomes = runner.run("smoke", notebooks_dir=tmp_path / "notebooks", results=tmp_path / "results", quiet=True,
-                          executor="local")
+                          executor="debug")       # jobs in this process: the environment is restored after each
     assert [o.status for o in outcomes] == ["ok", "ok"], [o.error for o in outcomes]
     res = tmp_path / "results" / "smoke" / "demo"
     assert (res / "nproc_03.csv").read_text().split() == ["nproc", "2"]
-    assert (res / "nproc_04.csv").read_text().split() == ["nproc", "unset"]
-    assert "AULIB_NPROC" not in os.environ          # set inside the job only
+    assert (res / "nproc_04.csv").read_text().split() == ["nproc", "1"]
+    assert os.environ["AULIB_NPROC"] == "8"
 
 
 FOLDS = ('import pathlib\nimport pandas as pd\nfrom aulib.workbook import select_folds, start\n'

@@ -181,15 +181,17 @@ def test_ddp_gloo_two_processes(tmp_path):
 def test_run_cache_trains_under_torchrun_when_asked_and_reads_the_run_back(tmp_path, monkeypatch, one_thread):
     """$AULIB_NPROC=2 (what a cluster job with 2 GPUs sets): cached_fit, called from one process as a
     notebook does, trains the run with torchrun in 2 processes (gloo on CPU) and hands back the
-    selected weights and history; the finished run is read back without launching; a rank that
-    fails shows up as an error with the log's end; a bad value names the variable."""
+    selected weights and history; the finished run is read back without launching; an unfinished
+    run resumes only with the count it started with; a rank that fails shows up as an error with the
+    log's end; unpicklable datasets and bad values are clear errors."""
+    from aulib import config as aconfig
     from aulib.train import launch
     from aulib.train.recipes import cached_fit
 
     tr, va, _ = splits()
     frames = pd.DataFrame({"path": [f"f{i}" for i in range(len(tr))]})
     kw = {"aus": AUS, "input_size": 32}
-    c = cfg(epochs=2, max_iters_per_epoch=2)
+    c = cfg(epochs=2, max_iters_per_epoch=0)
     monkeypatch.setenv("AULIB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([REPO, TESTS]))   # the ranks unpickle SquaresDataset
@@ -197,19 +199,37 @@ def test_run_cache_trains_under_torchrun_when_asked_and_reads_the_run_back(tmp_p
     model, res, run_dir = cached_fit("resnet18", kw, tr, va, c, "smoke", "ddp", frames)
     log = (run_dir / launch.LOG).read_text()
     assert "--nproc_per_node=2" in log and not (run_dir / launch.SPEC).exists()
-    assert res.history["iters"].tolist() == [2, 2]          # each rank: 2 steps of its shard per epoch
-    assert res.resumed_from == 2 and res.checkpoint.is_file() and 1 <= res.best_epoch <= 2
+    # 48 faces, batch 8: one process takes 6 steps per epoch, each of 2 ranks 3 (its half)
+    assert res.history["iters"].tolist() == [3, 3]
+    assert res.resumed_from == 0 and res.checkpoint.is_file() and 1 <= res.best_epoch <= 2
     _same_state(ck.unwrap(model).state_dict(), _weights(run_dir / "best.pt"))
+    assert model._aulib_train_subjects == frozenset({"s1", "s2", "s3"})          # the leakage guard holds
     assert res.history.equals(pd.read_csv(run_dir / "history.csv"))
+    assert res.best_val_f1 == res.history.loc[res.history.epoch == res.best_epoch, "val_f1"].iloc[0]
+    assert [r["processes"] for r in aconfig.noted_runs() if r["run"] == str(run_dir.resolve())] == [2]
     # read back: nothing launched
     (run_dir / launch.LOG).unlink()
     again, res2, same_dir = cached_fit("resnet18", kw, tr, va, c, "smoke", "ddp", frames)
     assert same_dir == run_dir and not (run_dir / launch.LOG).exists() and res2.best_epoch == res.best_epoch
     _same_state(again.state_dict(), model.state_dict())
-    # the ranks cannot import the dataset's module: an error that shows their log, no run left behind
+    # an unfinished run (its last epoch not written) resumes only with the count it was started with
+    hist = (run_dir / "history.csv").read_text().splitlines()
+    (run_dir / "history.csv").write_text("\n".join(hist[:-1]) + "\n")
+    monkeypatch.delenv(launch.NPROC_ENV)
+    with pytest.raises(ValueError, match=r"started with 2 training process\(es\).*AULIB_NPROC=2"):
+        cached_fit("resnet18", kw, tr, va, c, "smoke", "ddp", frames)
+    monkeypatch.setenv(launch.NPROC_ENV, "2")
+    # the ranks cannot import the dataset's module: an error that shows their log
     monkeypatch.setenv("PYTHONPATH", REPO)
     with pytest.raises(RuntimeError, match=r"(?s)torchrun \(2 processes\) failed.*test_train_support"):
         cached_fit("resnet18", kw, tr, va, cfg(epochs=1, max_iters_per_epoch=1), "smoke", "ddp", frames)
+
+    class Unpicklable(SquaresDataset):
+        def __init__(self):
+            super().__init__(16, ("u1", "u2"))
+            self.transform = lambda x: x
+    with pytest.raises(TypeError, match=r"AULIB_NPROC=2: the training processes receive the datasets pickled"):
+        cached_fit("resnet18", kw, Unpicklable(), None, cfg(epochs=1), "smoke", "ddp", frames.head(16))
     monkeypatch.setenv(launch.NPROC_ENV, "two")
     with pytest.raises(ValueError, match=r"\$AULIB_NPROC='two'.*whole number"):
         launch.nproc()

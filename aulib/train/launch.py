@@ -14,28 +14,46 @@ to :func:`fit_torchrun`, which
    <run_dir>/launch.pt``: each rank seeds as the run cache does, builds the model and calls
    :func:`aulib.train.fit` into the same run folder (one GPU per rank, NCCL on CUDA, gloo on
    CPU; each rank reads its shard; rank 0 writes ``best.pt``, ``last.pt``, ``history.csv``);
-   their output goes to ``<run_dir>/torchrun.log``;
-3. returns; :func:`cached_fit` then calls :func:`~aulib.train.fit` in the kernel, which finds the
-   completed ``last.pt`` and only loads the selected weights - so the notebook holds the model and
-   the :class:`~aulib.train.FitResult` exactly as after a one-process run.
+   their output is appended to ``<run_dir>/torchrun.log``; rank 0 records the result
+   (:data:`RESULT`);
+3. returns; :func:`cached_fit` then loads ``best.pt`` into the kernel's model and builds the
+   :class:`~aulib.train.FitResult` from ``history.csv`` and that record (never loading
+   ``last.pt``: weights, optimiser moments and RNG, ~4.8 GB for a paper-size FG-Net run) - the
+   notebook holds the model and result as after a one-process run.
 
-An interrupted multi-process run resumes from its ``last.pt`` like any other (the next call
-launches again). A failed launch raises :class:`RuntimeError` with the end of the log. Runs
-already trained (:func:`completed`) are read back without launching anything. The number of processes is not part
-of the run key: N processes with batch size B each take global batches of N x B (DDP's rule),
-which the run's history records per rank (``iters``).
+A run records how many processes it was started with (:data:`PROCESSES`); an interrupted run
+resumes from its ``last.pt`` with that count only (:func:`check_processes`: another count is an
+error naming the one to use). A failed launch raises :class:`RuntimeError` with the end of the log;
+datasets that cannot be pickled, a :class:`TypeError` saying so. Finished runs
+(:func:`completed`) are read back without launching anything.
+
+**Results differ from one process.** The number of processes is not part of the run key (a run
+read back later is the run that was trained), but N processes with batch size B take global
+batches of N x B and N times fewer steps per epoch (``max_iters_per_epoch`` caps each rank's
+steps, so a capped epoch sees N times more faces); the learning rate is not scaled. The run record
+and the manifest note ``processes`` for such runs (:func:`processes_note`). Every rank starts from
+the run's seed (same initial weights; DDP also broadcasts rank 0's), so dropout masks repeat across
+ranks. Runs trained outside the run cache (``run_protocol``, the pre-training helpers) stay in one
+process.
 """
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from aulib.config import NPROC_ENV  # "AULIB_NPROC"
 
 SPEC = "launch.pt"
 LOG = "torchrun.log"
+#: the number of processes a run was started with ({"processes": n}); an unfinished run resumes with it
+PROCESSES = "processes.json"
+#: written by rank 0 when torchrun's fit returns: best epoch, its validation F1, epochs, processes
+RESULT = "torchrun_result.json"
 
 
 def nproc() -> int:
@@ -61,14 +79,65 @@ def nproc() -> int:
 
 
 def completed(run_dir, epochs: int) -> bool:
-    """Whether the run in ``run_dir`` has trained all ``epochs``: its ``history.csv`` (written
-    after ``last.pt`` at the end of each epoch) has that many rows. Cheaper than opening
-    ``last.pt`` (gigabytes at FG-Net's paper size)."""
-    hist = Path(run_dir) / "history.csv"
-    if not hist.is_file():
+    """Whether the run in ``run_dir`` has trained all ``epochs``: its ``last.pt`` exists and its
+    ``history.csv`` (written after ``last.pt`` at the end of each epoch) has that many rows.
+    Cheaper than opening ``last.pt`` (gigabytes at FG-Net's paper size)."""
+    run_dir = Path(run_dir)
+    hist = run_dir / "history.csv"
+    if not (hist.is_file() and (run_dir / "last.pt").is_file()):
         return False
     with open(hist) as f:
         return sum(1 for line in f if line.strip()) - 1 >= int(epochs)
+
+
+def recorded_processes(run_dir) -> int:
+    """The processes a run was started with (:data:`PROCESSES`; 1 for runs that never recorded one)."""
+    f = Path(run_dir) / PROCESSES
+    return int(json.loads(f.read_text())["processes"]) if f.is_file() else 1
+
+
+def check_processes(run_dir, n: int, epochs: int) -> None:
+    """Before training ``run_dir`` with ``n`` processes: a fresh run records ``n``; an unfinished one
+    must resume with the count it started with (another count changes the steps per epoch, which
+    the learning-rate schedule and the resumed RNG state were made for). A finished run is read
+    back whatever ``n``.
+
+    Raises:
+        ValueError: an unfinished run started with another number of processes.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "last.pt").is_file():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / PROCESSES).write_text(json.dumps({"processes": int(n)}))
+        return
+    if completed(run_dir, epochs):
+        return
+    then = recorded_processes(run_dir)
+    if then != n:
+        raise ValueError(f"run {run_dir} was started with {then} training process(es) and is unfinished; resume "
+                         f"it with ${NPROC_ENV}={then} ({'unset' if then == 1 else 'one per GPU'}), or delete the "
+                         "folder to start over: another count changes the steps per epoch and the schedule")
+
+
+def result(run_dir, epochs: int) -> dict | None:
+    """What torchrun's rank 0 recorded when the run finished (:data:`RESULT`), as
+    ``recipes._read_completed`` reads it (``history`` from ``history.csv``); None when the run
+    was not finished by torchrun (then the kernel's own ``fit`` reads it back)."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    f = run_dir / RESULT
+    if not f.is_file() or not completed(run_dir, epochs):
+        return None
+    done = json.loads(f.read_text())
+    return dict(done, history=pd.read_csv(run_dir / "history.csv").to_dict("records"), resumed_from=0)
+
+
+def processes_note(run_dir) -> dict:
+    """``{"processes": n}`` for the run record when a run was trained by several processes
+    (global batches of n x batch size, fewer steps per epoch); empty for one process."""
+    n = recorded_processes(run_dir)
+    return {"processes": n} if n > 1 else {}
 
 
 def fit_torchrun(model_name: str, model_kwargs: dict, train_ds, val_ds, config, run_dir, n: int) -> Path:
@@ -91,16 +160,22 @@ def fit_torchrun(model_name: str, model_kwargs: dict, train_ds, val_ds, config, 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     spec = run_dir / SPEC
-    torch.save({"model": model_name, "model_kwargs": dict(model_kwargs), "train": train_ds, "val": val_ds,
-                "config": config.to_dict()}, spec)
+    try:
+        torch.save({"model": model_name, "model_kwargs": dict(model_kwargs), "train": train_ds, "val": val_ds,
+                    "config": config.to_dict()}, spec)
+    except (pickle.PicklingError, TypeError, AttributeError) as e:
+        spec.unlink(missing_ok=True)
+        raise TypeError(f"${NPROC_ENV}={n}: the training processes receive the datasets pickled, and "
+                        f"{type(train_ds).__name__} / {type(val_ds).__name__} could not be ({e}); make them "
+                        f"picklable (as for DataLoader workers) or unset ${NPROC_ENV} to train in this process") from e
     log = run_dir / LOG
     print(f"training {model_name} in {n} processes under torchrun (one per GPU); progress in {log}", flush=True)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
            "-m", "aulib.train.launch", str(spec)]
     env = dict(os.environ)
     env.pop(NPROC_ENV, None)
-    with open(log, "w") as out:
-        out.write("$ " + " ".join(cmd) + "\n")
+    with open(log, "a") as out:      # appended: an interrupted attempt's log stays above the next one's
+        out.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')}\n$ " + " ".join(cmd) + "\n")
         out.flush()
         rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env).returncode
     if rc != 0:
@@ -131,7 +206,11 @@ def main(argv=None) -> int:
     config = TrainConfig(**cfg)
     aconfig.seed_everything(config.seed)
     model = ck.create_model(spec["model"], **spec["model_kwargs"])
-    fit(model, spec["train"], spec["val"], config, spec_path.parent)
+    res = fit(model, spec["train"], spec["val"], config, spec_path.parent)
+    if int(os.environ.get("RANK", "0")) == 0:
+        (spec_path.parent / RESULT).write_text(json.dumps({
+            "epochs": config.epochs, "best_epoch": res.best_epoch, "best_val_f1": res.best_val_f1,
+            "processes": int(os.environ.get("WORLD_SIZE", "1"))}))
     return 0
 
 

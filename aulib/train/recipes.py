@@ -228,16 +228,20 @@ def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: Tr
             res = _read_completed(model, config, run_dir)       # last.pt dropped: fit would start over
         else:
             n = launch.nproc()
-            if n > 1 and not launch.completed(run_dir, config.epochs):   # torchrun trains, fit reads it back
-                launch.fit_torchrun(model_name, model_kwargs, train_ds, val_ds, config, run_dir, n)
-            res: FitResult = fit(model, train_ds, val_ds, config, run_dir)
+            launch.check_processes(run_dir, n, config.epochs)   # an unfinished run resumes as it started
+            res = None
+            if n > 1:      # several processes (one per GPU): torchrun trains, the result is read back here
+                if not launch.completed(run_dir, config.epochs):
+                    launch.fit_torchrun(model_name, model_kwargs, train_ds, val_ds, config, run_dir, n)
+                done = launch.result(run_dir, config.epochs)
+                if done is not None:
+                    if not (run_dir / BEST).is_file():
+                        _no_selectable_epoch(model, config, run_dir)
+                    res = _read_completed(model, config, run_dir, done)
+            if res is None:
+                res = fit(model, train_ds, val_ds, config, run_dir)
             if not Path(res.checkpoint).is_file():
-                # fit writes best.pt only for a selectable epoch; the check lives here, not in fit, so
-                # that every cached run's training-code digest (aulib/train/loop.py) stays unchanged
-                raise ValueError(f"no epoch of run {run_dir} could be selected: {type(model).__name__}."
-                                 f"selectable() was False after each of its {config.epochs} epoch(s) (e.g. ADDA "
-                                 "before its adaptation stage, which starts after source_fraction of the "
-                                 "steps); train for more epochs or steps. last.pt is kept.")
+                _no_selectable_epoch(model, config, run_dir)
         if not keep_last and (run_dir / LAST).is_file() and int(os.environ.get("RANK", "0")) == 0:
             _drop_last(res, config, run_dir)
     model._aulib_run_dir = Path(run_dir)
@@ -245,8 +249,19 @@ def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: Tr
     aconfig.note_run(run_dir, {"key": key, "model": model_name, "group": group, "profile": profile,
                                "trained": trained.isoformat(timespec="seconds"), "code": then,
                                "code_now": aconfig.code_digests(then), "stale": bool(changed),
-                               "changed": changed, "retrained": retrained})
+                               "changed": changed, "retrained": retrained,
+                               **launch.processes_note(run_dir)})
     return model, res, Path(run_dir)
+
+
+def _no_selectable_epoch(model, config: TrainConfig, run_dir: Path):
+    """Raise the error of a run that never wrote ``best.pt``: :func:`aulib.train.fit` writes it only
+    for a selectable epoch; the check lives here, not in fit, so that every cached run's
+    training-code digest (aulib/train/loop.py) stays unchanged."""
+    raise ValueError(f"no epoch of run {run_dir} could be selected: {type(model).__name__}."
+                     f"selectable() was False after each of its {config.epochs} epoch(s) (e.g. ADDA "
+                     "before its adaptation stage, which starts after source_fraction of the "
+                     "steps); train for more epochs or steps. last.pt is kept.")
 
 
 def _drop_last(res: FitResult, config: TrainConfig, run_dir: Path) -> None:
@@ -263,16 +278,18 @@ def _drop_last(res: FitResult, config: TrainConfig, run_dir: Path) -> None:
     (run_dir / LAST).unlink()
 
 
-def _read_completed(model, config: TrainConfig, run_dir: Path) -> FitResult:
-    """A completed run whose ``last.pt`` was dropped: ``best.pt`` loaded into ``model`` (on the
-    device :func:`aulib.train.fit` would leave it on) and the :class:`FitResult` from ``done.json``."""
+def _read_completed(model, config: TrainConfig, run_dir: Path, done: dict | None = None) -> FitResult:
+    """A completed run read back without :func:`aulib.train.fit`: ``best.pt`` loaded into ``model``
+    (on the device fit would leave it on) and the :class:`FitResult` from ``done`` - by default
+    ``done.json`` (a run whose ``last.pt`` was dropped); :func:`aulib.train.launch.result` for a run
+    torchrun trained (so the kernel never loads its ``last.pt``)."""
     import pandas as pd
     import torch
 
     from . import distributed as dist
     from .loop import _resolve_flags
 
-    done = json.loads((run_dir / DONE).read_text())
+    done = json.loads((run_dir / DONE).read_text()) if done is None else done
     if int(done["epochs"]) != int(config.epochs):
         raise ValueError(f"{run_dir / DONE} records {done['epochs']} epochs but the configuration asks for "
                          f"{config.epochs}; the run folder does not belong to this configuration - delete it")
@@ -284,7 +301,7 @@ def _read_completed(model, config: TrainConfig, run_dir: Path) -> FitResult:
         net.to(memory_format=torch.channels_last)
     return FitResult(best_epoch=int(done["best_epoch"]), history=pd.DataFrame(done["history"]),
                      checkpoint=run_dir / BEST, last=run_dir / LAST, best_val_f1=float(done["best_val_f1"]),
-                     resumed_from=int(done["epochs"]), init=ck.init_note(net))
+                     resumed_from=int(done.get("resumed_from", done["epochs"])), init=ck.init_note(net))
 
 
 def load_run(run_dir, device: str = "cpu"):

@@ -113,19 +113,20 @@ def submitit_parameters(res: dict, name: str) -> dict:
 
 
 def job_env(res: dict) -> dict[str, str]:
-    """Environment variables a job sets before it runs its notebook: with more than one GPU,
-    ``AULIB_NPROC`` = the GPU count, so each run the notebook trains through the run cache is
-    trained by that many processes under ``torchrun``, one per GPU (:mod:`aulib.train.launch`).
+    """Environment variables a job sets before it runs its notebook: ``AULIB_NPROC`` = its GPU
+    count (at least 1), so with several GPUs each run the notebook trains through the run cache
+    is trained by that many processes under ``torchrun``, one per GPU (:mod:`aulib.train.launch`),
+    and a job with one GPU or none trains in one process whatever the submitting shell exported.
     The job itself is one task (``tasks_per_node=1``): torchrun starts the ranks."""
     from aulib.config import NPROC_ENV
 
-    return {NPROC_ENV: str(res["gpus"])} if int(res.get("gpus", 0)) > 1 else {}
+    return {NPROC_ENV: str(max(1, int(res.get("gpus", 0))))}
 
 
 def with_env(env: dict, fn, *args, **kwargs):
     """Run ``fn(*args, **kwargs)`` inside the job with ``env`` added to its environment (the
     notebook's kernel inherits it); restored afterwards (the ``debug`` executor runs jobs in
-    the submitting process)."""
+    the submitting process - one at a time there: parallel debug jobs would share it)."""
     before = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
