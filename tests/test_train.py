@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -235,6 +236,36 @@ def test_run_cache_trains_under_torchrun_when_asked_and_reads_the_run_back(tmp_p
         launch.nproc()
     monkeypatch.setenv("WORLD_SIZE", "2")          # already a rank: never launches again
     assert launch.nproc() == 1
+
+
+def test_a_resume_that_rebuilds_the_base_rate_estimate_says_so(tmp_path, monkeypatch, one_thread):
+    """A balanced model's running base-rate estimate is not in last.pt: a resumed run differs from an
+    uninterrupted one (Shang & Yu's tiny runs, 2026-11-30). The run cache warns and the run record
+    keeps saying it; a model without the estimate resumes silently (and exactly)."""
+    from aulib import config as aconfig
+    from aulib.train.recipes import ResumeWarning, cached_fit, rebuilt_on_resume
+
+    tr, va, _ = splits()
+    frames = pd.DataFrame({"path": [f"f{i}" for i in range(len(tr))]})
+    monkeypatch.setenv("AULIB_CACHE", str(tmp_path / "cache"))
+    c = cfg(epochs=2, max_iters_per_epoch=2)
+    kw = {"aus": AUS, "input_size": 96, "fc_dims": [16, 8], "resize": True, "balanced": True}
+    _, _, run_dir = cached_fit("drml", kw, tr, va, c, "smoke", "resume", frames)
+    assert len(rebuilt_on_resume(ck.create_model("drml", **kw))) == 1
+    assert rebuilt_on_resume(ck.create_model("drml", **dict(kw, balanced=False))) == []
+    hist = (run_dir / "history.csv").read_text().splitlines()     # as if killed after epoch 1
+    (run_dir / "history.csv").write_text("\n".join(hist[:-1]) + "\n")
+    with pytest.warns(ResumeWarning, match="running base-rate estimate"):
+        cached_fit("drml", kw, tr, va, c, "smoke", "resume", frames)
+    (note,) = [r for r in aconfig.noted_runs() if r["run"] == str(run_dir.resolve())]
+    assert note["resumed_from"] == 1 and note["rebuilt"]
+    (run_dir / "history.csv").write_text("\n".join(hist) + "\n")   # finished, as a real resume leaves it
+    aconfig._RUNS.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResumeWarning)
+        cached_fit("drml", kw, tr, va, c, "smoke", "resume", frames)   # read back later: no warning, still said
+    (note,) = [r for r in aconfig.noted_runs() if r["run"] == str(run_dir.resolve())]
+    assert note["resumed_from"] == 1
 
 
 # -- leakage guard ------------------------------------------------------------------------------

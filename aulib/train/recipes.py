@@ -64,6 +64,23 @@ def run_key(model_name: str, model_kwargs: dict, config: TrainConfig, **parts) -
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+class ResumeWarning(UserWarning):
+    """An interrupted run resumed without state its ``last.pt`` does not hold: the running AU
+    base-rate estimate of a model built with ``balanced=True`` (FG-Net's ``active_weight=0``;
+    :class:`aulib.models.common.RunningBaseRate`, a non-persistent buffer) restarts from the batches
+    after the resume, so the result differs from that of an uninterrupted run. The run record notes
+    ``resumed_from`` and ``rebuilt`` for such runs; delete the run folder to train it uninterrupted."""
+
+
+def rebuilt_on_resume(model) -> list[str]:
+    """The submodules of ``model`` whose state a resume rebuilds instead of restoring (enabled
+    :class:`~aulib.models.common.RunningBaseRate` estimates), by name."""
+    from aulib.models.common import RunningBaseRate
+
+    return [name or type(model).__name__ for name, m in ck.unwrap(model).named_modules()
+            if isinstance(m, RunningBaseRate) and m.enabled]
+
+
 class StaleRunWarning(UserWarning):
     """A cached run was trained by another version of the code its digest covers
     (:func:`code_files`); its weights are reused as they are unless ``AULIB_RETRAIN_STALE``
@@ -224,11 +241,19 @@ def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: Tr
                                         "code": code}, indent=1, sort_keys=True))
         aconfig.seed_everything(config.seed)
         model = ck.create_model(model_name, **model_kwargs)
+        resume_note: dict = {}
         if (run_dir / DONE).is_file() and not (run_dir / LAST).is_file() and (run_dir / BEST).is_file():
             res = _read_completed(model, config, run_dir)       # last.pt dropped: fit would start over
         else:
             n = launch.nproc()
             launch.check_processes(run_dir, n, config.epochs)   # an unfinished run resumes as it started
+            if (run_dir / LAST).is_file() and not launch.completed(run_dir, config.epochs):
+                resume_note = {"resumed_from": launch.epochs_done(run_dir), "rebuilt": rebuilt_on_resume(model)}
+                if resume_note["rebuilt"]:
+                    warnings.warn(f"run {run_dir} resumes from its last.pt, but the running base-rate estimate of "
+                                  f"{', '.join(resume_note['rebuilt'])} is not in it and restarts from the next "
+                                  "batches: the result will differ from an uninterrupted run's. Delete the folder "
+                                  "to train it uninterrupted.", ResumeWarning, stacklevel=2)
             res = None
             if n > 1:      # several processes (one per GPU): torchrun trains, the result is read back here
                 if not launch.completed(run_dir, config.epochs):
@@ -250,8 +275,17 @@ def cached_fit(model_name: str, model_kwargs: dict, train_ds, val_ds, config: Tr
                                "trained": trained.isoformat(timespec="seconds"), "code": then,
                                "code_now": aconfig.code_digests(then), "stale": bool(changed),
                                "changed": changed, "retrained": retrained,
-                               **launch.processes_note(run_dir)})
+                               **launch.processes_note(run_dir), **_resume_record(run_dir, resume_note)})
     return model, res, Path(run_dir)
+
+
+def _resume_record(run_dir: Path, note: dict) -> dict:
+    """What the run record says of a resume that rebuilt state (kept in ``resumed.json`` so that
+    every later read of the run says it too); empty for runs trained uninterrupted."""
+    f = Path(run_dir) / "resumed.json"
+    if note.get("rebuilt"):
+        f.write_text(json.dumps({"resumed_from": note.get("resumed_from"), "rebuilt": note["rebuilt"]}))
+    return json.loads(f.read_text()) if f.is_file() else {}
 
 
 def _no_selectable_epoch(model, config: TrainConfig, run_dir: Path):
