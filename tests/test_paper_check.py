@@ -310,3 +310,24 @@ def test_each_notebooks_latest_check_result_is_kept_across_partial_checks():
     done = {"a/00": {"status": "ok", "seconds": 4.0, "finished": "t0", "git_commit": "c0", "params": {}}}
     assert pc.merge_by_notebook({}, [Outcome("a/00", "cached")], "t3", "c3", reg, done)["a/00"] == \
         {"status": "ok", "seconds": 4.0, "finished": "t0", "git_commit": "c0"}
+
+
+def test_the_comparison_gives_each_paper_notebooks_set_up_that_notebooks_own_cut():
+    """compare/00 at the check (``check_cut``) trains what the check's paper notebooks train: their
+    pre-training stages cut too, and a notebook's own [check.params] over compare's generic cut
+    (Shang & Yu's Table 1 needs 2 epochs for ADDA to adapt)."""
+    from aulib.papers import compare as C
+
+    nbs = {nb.id: nb for nb in discover()}
+    assert nbs["compare/00_side_by_side"].resolve("paper", pc.check_table(nbs["compare/00_side_by_side"])["params"])[
+        "check_cut"] is True
+    ctx = C.Context("paper", overrides={"epochs": 1, "max_iters": 1, "batch_size": 2, "max_test_frames": 4},
+                    check_cut=True)
+    sy = ctx.params("shangyu/01_target_source")
+    assert sy["epochs"] == 2 and sy["pre_epochs"] == 1 and sy["n_unlabeled"] == 8 and sy["max_frames"] == 8
+    pi = ctx.params("piapdf/01_bp4d_table1")
+    assert (pi["stage1_epochs"], pi["p_epochs"], pi["df_epochs"], pi["epochs"]) == (1, 1, 1, 1)
+    gl = ctx.params("gleenet/01_within_domain")
+    assert (gl["identity_epochs"], gl["pretrain_epochs"], gl["max_triplets"]) == (1, 1, 8)
+    plain = C.Context("paper", overrides={"epochs": 1}).params("shangyu/01_target_source")
+    assert plain["pre_epochs"] == 20 and plain["epochs"] == 1          # without it: only compare's own values

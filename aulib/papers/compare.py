@@ -110,8 +110,11 @@ class Method:
 class Context:
     """What the comparison runs with: profile, seed, device, data root, and ``overrides`` —
     parameter values given to every paper notebook that declares them (published files at the
-    paper profile; the paper check's cut of epochs / iterations / batch / test frames, ``keep_last``);
-    empty or zero values are left out (the paper notebook's own value holds), booleans always passed. Experiments are built once
+    paper profile; a cut of epochs / iterations / batch / test frames, ``keep_last``);
+    empty or zero values are left out (the paper notebook's own value holds), booleans always passed.
+    ``check_cut`` (the paper check) adds each paper notebook's own cut
+    (:func:`aulib.workbook.papercheck.cut_for`: its pre-training stages, folds, seeds, its
+    ``[check.params]``), so the comparison trains the runs the check's paper notebooks train. Experiments are built once
     per notebook and kept here, with the trained models (``models``, per method and source) and the
     ``wild`` test images (``wild_test``)."""
 
@@ -120,6 +123,7 @@ class Context:
     device: str = "cpu"
     data_root: str = ""
     overrides: dict = field(default_factory=dict)
+    check_cut: bool = False
     experiments: dict = field(default_factory=dict)
     models: dict = field(default_factory=dict)
     wild_test: dict = field(default_factory=dict)
@@ -130,6 +134,11 @@ class Context:
         given = {k: v for k, v in self.overrides.items() if isinstance(v, bool) or v not in ("", 0, None)}
         if self.data_root:
             given["data_root"] = self.data_root
+        if self.check_cut:    # the paper check: each notebook's own cut, pre-training stages included
+            from aulib.workbook.papercheck import cut_for
+            from aulib.workbook.registry import discover
+
+            given.update(cut_for({nb.id: nb for nb in discover()}[notebook]))
         return notebook_params(notebook, self.profile, given)
 
     def experiment(self, m: Method):

@@ -142,6 +142,14 @@ def needs(notebooks: list[Notebook]) -> dict:
     return {"datasets": sorted(ds), "files": sorted(fs)}
 
 
+def cut_for(nb: Notebook) -> dict:
+    """The loops the check cuts in ``nb``: :data:`CUT`'s values for the parameters it declares,
+    then its ``[check.params]``. The comparison (``compare/00``, run by the check with
+    ``check_cut=true``) gives each paper notebook's set-up this cut, so its runs are the check's."""
+    declared = nb.parameters()
+    return {**{k: v for k, v in CUT.items() if k in declared}, **check_table(nb)["params"]}
+
+
 def check_overrides(nb: Notebook, root: Path, stand_ins: dict, extra: dict | None = None) -> dict:
     """The parameter values the check gives ``nb`` on top of its paper profile (see the module
     docstring): :data:`CUT`, ``data_root``, ``synth_profile``, ``[check.files]`` (paths from
