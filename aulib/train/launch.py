@@ -111,9 +111,13 @@ def check_processes(run_dir, n: int, epochs: int) -> None:
         ValueError: an unfinished run started with another number of processes.
     """
     run_dir = Path(run_dir)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:                 # a script already run by torchrun: each rank calls the run cache
+        n = world
     if not (run_dir / "last.pt").is_file():
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / PROCESSES).write_text(json.dumps({"processes": int(n)}))
+        if int(os.environ.get("RANK", "0")) == 0:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / PROCESSES).write_text(json.dumps({"processes": int(n)}))
         return
     if completed(run_dir, epochs):
         return
