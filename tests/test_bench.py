@@ -11,7 +11,7 @@ def test_bench_writes_report(tmp_path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     entry = report["benchmarks"]["eval.f1_per_au"]
-    assert entry["status"] == "ok" and entry["peak_rss_mib"] > 10
+    assert entry["status"] == "ok" and entry["peak_rss_mib"] > 10 and entry["load_avg"] >= 0
     assert entry["results"][0]["unit"] == "frames/s" and entry["results"][0]["value"] > 0
     # a second partial run adds its benchmark and keeps the first one's (a partial run never
     # wipes the report the book and the comparison read)

@@ -57,6 +57,7 @@ def main(argv=None) -> int:
     failed = 0
     for name in names:
         cmd = [sys.executable, "-m", "aulib.bench", "--child", name] + (["--quick"] if args.quick else [])
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None   # other work on the machine
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t0
@@ -69,9 +70,14 @@ def main(argv=None) -> int:
         res = json.loads(line[0][len("@@BENCH@@"):])
         entry = {"status": "ok", "measured": now, "wall_s": round(wall, 2), "bench_s": round(res["seconds"], 2),
                  "peak_rss_mib": res["peak_rss_mib"],  # of the benchmark's own process
+                 # 1-minute load average when it started: above the core count, other processes shared the
+                 # cores and the speeds read low (README, "Threads on a shared machine")
+                 "load_avg": None if load is None else round(load, 2),
                  "results": res["rows"]}
         report["benchmarks"][name] = entry
-        print(f"✓ {name} ({wall:.1f} s)")
+        busy = load is not None and load > (os.cpu_count() or 1) - 0.5
+        print(f"✓ {name} ({wall:.1f} s)" + (f"  [load {load:.1f} on {os.cpu_count()} cores: speeds read low]"
+                                             if busy else ""))
         for r in res["rows"]:
             ctx = ", ".join(f"{k}={v}" for k, v in r.items() if k not in ("name", "value", "unit"))
             print(f"    {r['name']}: {r['value']:.4g} {r['unit']}" + (f"  [{ctx}]" if ctx else ""))

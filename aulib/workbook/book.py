@@ -278,9 +278,11 @@ def claims_page(results: Path, papers: dict, src: Path) -> str:
 
 def bench_rows(bench: dict) -> list[dict]:
     """Rows of ``results/bench.json`` with ``ratio`` = value / the ResNet-50 yardstick's value for
-    the same input size, device and measurement (train step / inference), when one was measured."""
-    rows = [dict(r, benchmark=name) for name, b in bench.get("benchmarks", {}).items()
-            if b.get("status") == "ok" for r in b.get("results", [])]
+    the same input size, device and measurement (train step / inference), when one was measured;
+    each row carries its benchmark's ``measured`` date and ``load_avg`` (the machine's 1-minute load
+    when it started) where recorded."""
+    rows = [dict(r, benchmark=name, **{k: b[k] for k in ("measured", "load_avg") if b.get(k) is not None})
+            for name, b in bench.get("benchmarks", {}).items() if b.get("status") == "ok" for r in b.get("results", [])]
 
     def key(r):
         kind = "train" if "train" in r["name"] else "inference" if "inference" in r["name"] else r["name"]
