@@ -29,7 +29,8 @@ def test_every_compared_method_has_the_bench_rows_its_efficiency_row_reads(tmp_p
     from aulib.papers import compare as C
 
     out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "aulib.bench", "--quick", "--only", "*_tiny",
+    # every *_tiny bench but the ResNet-50 yardsticks (no compared method reads them)
+    proc = subprocess.run([sys.executable, "-m", "aulib.bench", "--quick", "--only", "*[!0]_tiny",
                            "--out", str(out)], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     rows = [r for b in json.loads(out.read_text())["benchmarks"].values() for r in b["results"]]
