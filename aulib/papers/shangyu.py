@@ -412,7 +412,7 @@ def lambda_c_sweep(runs: "NotebookRuns", values: list[float], seed: int | None =
                      "lambda_c*L_c share of loss (%)": float(100 * v * tail["contrast"] / tail["total"]),
                      "L_au": float(tail["au"])})
         del model
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).sort_values("lambda_c", ignore_index=True)
 
 
 def claim_smaller_lambda_c(sweep: pd.DataFrame, bl_f1: float) -> dict:
