@@ -400,7 +400,9 @@ def lambda_c_sweep(runs: "NotebookRuns", values: list[float], seed: int | None =
     and source test average F1 and, over the last 10 % of steps, the share of ``lambda_c * L_c`` in
     the weighted total loss and the (unweighted) AU loss - whether the contrastive term drowns the
     AU term (the README's Shang & Yu finding at ``tiny``). Our diagnostic: the paper (§3.1.2) chose
-    its weights by one-at-a-time verification experiments and prints no other value's result. Columns ``[lambda_c, target F1, source F1, lambda_c*L_c share of loss (%), L_au]``."""
+    its weights by one-at-a-time verification experiments and prints no other value's result.
+    Columns ``[lambda_c, target F1, source F1, lambda_c*L_c share of loss (%), L_au]``, by
+    increasing lambda_c."""
     rows = []
     for v in [PAPER_LAMBDA_C] + [float(x) for x in values if float(x) != PAPER_LAMBDA_C]:
         kw = runs.ours(**ABLATION["C"][1], **({} if v == PAPER_LAMBDA_C else {"lambdas": {"c": v}}))
