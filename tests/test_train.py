@@ -253,6 +253,9 @@ def test_a_resume_that_rebuilds_the_base_rate_estimate_says_so(tmp_path, monkeyp
     _, _, run_dir = cached_fit("drml", kw, tr, va, c, "smoke", "resume", frames)
     assert len(rebuilt_on_resume(ck.create_model("drml", **kw))) == 1
     assert rebuilt_on_resume(ck.create_model("drml", **dict(kw, balanced=False))) == []
+    from aulib.models.fgnet import TINY_KWARGS        # FG-Net reads its estimate only with active_weight=0
+    assert rebuilt_on_resume(ck.create_model("fgnet", **dict(TINY_KWARGS, active_weight=1.0))) == []
+    assert rebuilt_on_resume(ck.create_model("fgnet", **dict(TINY_KWARGS, active_weight=0.0))) == ["base_rate"]
     hist = (run_dir / "history.csv").read_text().splitlines()     # as if killed after epoch 1
     (run_dir / "history.csv").write_text("\n".join(hist[:-1]) + "\n")
     with pytest.warns(ResumeWarning, match="running base-rate estimate"):

@@ -74,11 +74,15 @@ class ResumeWarning(UserWarning):
 
 def rebuilt_on_resume(model) -> list[str]:
     """The submodules of ``model`` whose state a resume rebuilds instead of restoring (enabled
-    :class:`~aulib.models.common.RunningBaseRate` estimates), by name."""
+    :class:`~aulib.models.common.RunningBaseRate` estimates that the loss reads), by name. FG-Net
+    always holds one but reads it only with ``active_weight=0`` (:mod:`aulib.models.fgnet`)."""
     from aulib.models.common import RunningBaseRate
 
-    return [name or type(model).__name__ for name, m in ck.unwrap(model).named_modules()
-            if isinstance(m, RunningBaseRate) and m.enabled]
+    net = ck.unwrap(model)
+    unread = {id(child) for m in net.modules() if getattr(m, "active_weight", 0) > 0
+              for child in m.children() if isinstance(child, RunningBaseRate)}
+    return [name or type(net).__name__ for name, m in net.named_modules()
+            if isinstance(m, RunningBaseRate) and m.enabled and id(m) not in unread]
 
 
 class StaleRunWarning(UserWarning):
