@@ -105,6 +105,22 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 
 
 @contextlib.contextmanager
+def environ(env: dict):
+    """Set the environment variables ``env`` inside the block (child processes - a notebook's
+    kernel, a job - inherit them) and restore the earlier values, or their absence, after it."""
+    before = {k: os.environ.get(k) for k in env}
+    os.environ.update({k: str(v) for k, v in env.items()})
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
 def file_lock(path: str | os.PathLike):
     """Exclusive inter-process lock on ``path`` (created if missing), released on exit.
 

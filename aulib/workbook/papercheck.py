@@ -306,18 +306,9 @@ def run_check(only: str | None = None, jobs: int = 1, force: bool = False, overr
         print("\n".join(lines), file=sys.stderr)
         if missing:
             print(f"  {len(missing)} input(s) missing: the notebooks' own input checks will say so", file=sys.stderr)
-    env = {"AULIB_CACHE": str(root / "cache")}
-    before = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with config.environ({"AULIB_CACHE": str(root / "cache")}):
         outcomes = run(PROFILE, only, jobs, force, lambda nb: per_nb[nb.id], notebooks_dir, results_root,
                        timeout=timeout, quiet=quiet)
-    finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     passed = all(o.status != "failed" for o in outcomes)
     _label_results(results_root / PROFILE, chosen, outcomes, time.time() - t0, passed, only,
                    [nb.id for nb in registered])

@@ -127,16 +127,10 @@ def with_env(env: dict, fn, *args, **kwargs):
     """Run ``fn(*args, **kwargs)`` inside the job with ``env`` added to its environment (the
     notebook's kernel inherits it); restored afterwards (the ``debug`` executor runs jobs in
     the submitting process - one at a time there: parallel debug jobs would share it)."""
-    before = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    from aulib.config import environ
+
+    with environ(env):
         return fn(*args, **kwargs)
-    finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 class SubmititPool:
