@@ -85,14 +85,14 @@ def _dann(size_name: str, quick: bool) -> list[dict]:
     random-init ResNet-18 with a gradient-reversed domain classifier), source and target batch."""
     import torch
 
-    from ..models.dann import DANN
+    from ..models.dann import dann
     from ..models.shangyu import SHANGYU_AUS
 
     rows = []
     for device in _devices():
         px, _, _, b, warm, iters = _plan(size_name, quick, device)
         torch.manual_seed(0)
-        model = DANN(SHANGYU_AUS, "resnet18", None, 256, 1.0, px, False)
+        model = dann(aus=SHANGYU_AUS, backbone="resnet18", input_size=px)
         batch = _batch(b, px, device, n_aus=len(SHANGYU_AUS))
         m = _measure(_paired(model, batch), model.loss, batch, device, warm, iters)
         rows += _rows(LABELS["dann"], size_name + (" (quick: smoke sizes)" if quick else ""), px, device, b, m)

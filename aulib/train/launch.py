@@ -52,7 +52,7 @@ SPEC = "launch.pt"
 LOG = "torchrun.log"
 #: the number of processes a run was started with ({"processes": n}); an unfinished run resumes with it
 PROCESSES = "processes.json"
-#: written by rank 0 when torchrun's fit returns: best epoch, its validation F1, epochs, processes
+#: written by rank 0 when torchrun's fit returns: epochs, best epoch and its validation F1
 RESULT = "torchrun_result.json"
 
 
@@ -171,7 +171,7 @@ def fit_torchrun(model_name: str, model_kwargs: dict, train_ds, val_ds, config, 
     spec = run_dir / SPEC
     try:
         torch.save({"model": model_name, "model_kwargs": dict(model_kwargs), "train": train_ds, "val": val_ds,
-                    "config": config.to_dict()}, spec)
+                    "config": config}, spec)
     except (pickle.PicklingError, TypeError, AttributeError) as e:
         spec.unlink(missing_ok=True)
         raise TypeError(f"${NPROC_ENV}={n}: the training processes receive the datasets pickled, and "
@@ -202,7 +202,7 @@ def main(argv=None) -> int:
     from aulib import config as aconfig
 
     from . import checkpoint as ck
-    from .loop import TrainConfig, fit
+    from .loop import fit
 
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
@@ -210,16 +210,13 @@ def main(argv=None) -> int:
         return 2
     spec_path = Path(argv[0])
     spec = torch.load(spec_path, weights_only=False)
-    cfg = dict(spec["config"])
-    cfg["betas"] = tuple(cfg["betas"])
-    config = TrainConfig(**cfg)
+    config = spec["config"]
     aconfig.seed_everything(config.seed)
     model = ck.create_model(spec["model"], **spec["model_kwargs"])
     res = fit(model, spec["train"], spec["val"], config, spec_path.parent)
     if int(os.environ.get("RANK", "0")) == 0:
         (spec_path.parent / RESULT).write_text(json.dumps({
-            "epochs": config.epochs, "best_epoch": res.best_epoch, "best_val_f1": res.best_val_f1,
-            "processes": int(os.environ.get("WORLD_SIZE", "1"))}))
+            "epochs": config.epochs, "best_epoch": res.best_epoch, "best_val_f1": res.best_val_f1}))
     return 0
 
 
